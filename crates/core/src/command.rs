@@ -1,0 +1,118 @@
+//! Commands: what an issuer asks for, who is asking, and why a request can be refused.
+
+use serde::{Deserialize, Serialize};
+
+use crate::alert::{Alert, AlertId, AlertLevel, AlertStatus, AlertType};
+use crate::region::{Registry, RegionId};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Manages tokens and may issue anywhere.
+    Admin,
+    /// Raises, ends and cancels alerts for the regions in its scope.
+    Issuer,
+    /// Reads what is not public.
+    Reader,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Issuer => "issuer",
+            Role::Reader => "reader",
+        }
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = crate::alert::UnknownWord;
+    fn from_str(s: &str) -> Result<Role, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "admin" => Ok(Role::Admin),
+            "issuer" => Ok(Role::Issuer),
+            "reader" => Ok(Role::Reader),
+            _ => Err(crate::alert::UnknownWord {
+                field: "role",
+                allowed: "admin issuer reader",
+                given: s.to_string(),
+            }),
+        }
+    }
+}
+
+/// Who is asking: the name and powers of a token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    pub name: String,
+    pub role: Role,
+    /// Regions an issuer may act on; each covers its descendants. Ignored for admins.
+    pub scope: Vec<RegionId>,
+}
+
+impl Actor {
+    pub fn may_issue_for(&self, registry: &Registry, region: RegionId) -> bool {
+        match self.role {
+            Role::Admin => true,
+            Role::Issuer => self.scope.iter().any(|&s| registry.is_within(region, s)),
+            Role::Reader => false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum Command {
+    StartAlert {
+        region: RegionId,
+        alert_type: AlertType,
+        level: Option<AlertLevel>,
+        status: AlertStatus,
+        note: Option<String>,
+    },
+    /// Changes the level or the note of an active alert; `None` leaves a field as it is.
+    UpdateAlert {
+        id: AlertId,
+        level: Option<Option<AlertLevel>>,
+        note: Option<Option<String>>,
+    },
+    EndAlert {
+        id: AlertId,
+    },
+    /// Ends an alert as a false alarm: it stays in the record, flagged, with the reason.
+    CancelAlert {
+        id: AlertId,
+        reason: String,
+    },
+}
+
+/// Why the core refused a command. Each maps to one HTTP status at the edge.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Refusal {
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{message}")]
+    Conflict {
+        message: String,
+        alert: Box<Alert>,
+    },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Refusal {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Refusal::Forbidden(_) => "forbidden",
+            Refusal::NotFound(_) => "not_found",
+            Refusal::Conflict { .. } => "conflict",
+            Refusal::Invalid(_) => "invalid",
+        }
+    }
+}
+
+/// The longest note or reason accepted, in characters.
+pub const MAX_TEXT_CHARS: usize = 1000;

@@ -1,0 +1,71 @@
+//! Events: every change of state, as it is written to the log and sent to subscribers.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::alert::Alert;
+use crate::region::RegionId;
+
+/// One entry of the append-only, gapless log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub seq: u64,
+    pub at: DateTime<Utc>,
+    pub issuer: Option<String>,
+    #[serde(flatten)]
+    pub body: EventBody,
+}
+
+/// What happened. The tag is the event kind named in DESIGN.md.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind")]
+pub enum EventBody {
+    #[serde(rename = "alert.started")]
+    AlertStarted { alert: Alert },
+    #[serde(rename = "alert.updated")]
+    AlertUpdated { alert: Alert },
+    #[serde(rename = "alert.ended")]
+    AlertEnded { alert: Alert },
+    #[serde(rename = "alert.cancelled")]
+    AlertCancelled { alert: Alert },
+    /// A threat notice; the readers in `tryvoga-ingest` define its fields.
+    #[serde(rename = "threat.reported")]
+    ThreatReported { threat: serde_json::Value },
+    /// An attack summary; the readers in `tryvoga-ingest` define its fields.
+    #[serde(rename = "report.attack")]
+    ReportAttack { report: serde_json::Value },
+}
+
+impl EventBody {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            EventBody::AlertStarted { .. } => "alert.started",
+            EventBody::AlertUpdated { .. } => "alert.updated",
+            EventBody::AlertEnded { .. } => "alert.ended",
+            EventBody::AlertCancelled { .. } => "alert.cancelled",
+            EventBody::ThreatReported { .. } => "threat.reported",
+            EventBody::ReportAttack { .. } => "report.attack",
+        }
+    }
+
+    pub fn alert(&self) -> Option<&Alert> {
+        match self {
+            EventBody::AlertStarted { alert }
+            | EventBody::AlertUpdated { alert }
+            | EventBody::AlertEnded { alert }
+            | EventBody::AlertCancelled { alert } => Some(alert),
+            _ => None,
+        }
+    }
+
+    /// The region an event is about, for subscription filters.
+    pub fn region(&self) -> Option<RegionId> {
+        self.alert().map(|a| a.region.id)
+    }
+}
+
+impl Event {
+    pub fn kind(&self) -> &'static str {
+        self.body.kind()
+    }
+}

@@ -1,0 +1,16 @@
+//! The pure core of Tryvoga: the regions registry, the alert model, commands, events and the
+//! state machine that decides commands and folds events. No I/O, no async, no clock: the
+//! caller passes time in.
+
+pub mod alert;
+pub mod command;
+pub mod event;
+pub mod names;
+pub mod region;
+pub mod state;
+
+pub use alert::{Alert, AlertId, AlertLevel, AlertStatus, AlertType, Origin, UnknownWord};
+pub use command::{Actor, Command, Refusal, Role};
+pub use event::{Event, EventBody};
+pub use region::{Level, Region, RegionId, RegionRef, Registry, ResolveError};
+pub use state::{State, Status};
