@@ -61,6 +61,20 @@ impl State {
         state
     }
 
+    /// Rebuilds the state from a snapshot: the active alerts, the highest alert id ever given
+    /// and the last sequence number. Equal to the fold of the log that produced the snapshot.
+    pub fn restore(active: Vec<Alert>, max_alert_id: u64, last_seq: u64) -> State {
+        let mut state = State::new();
+        state.last_seq = last_seq;
+        state.next_alert_id = max_alert_id + 1;
+        for alert in active {
+            state.next_alert_id = state.next_alert_id.max(alert.id.0 + 1);
+            state.by_key.insert(key(&alert), alert.id);
+            state.active.insert(alert.id, alert);
+        }
+        state
+    }
+
     pub fn last_seq(&self) -> u64 {
         self.last_seq
     }

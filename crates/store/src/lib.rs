@@ -1,1 +1,258 @@
-//! placeholder
+//! The durable record: an append-only, gapless event log in SQLite, the alerts materialised
+//! from it, issuer tokens (hashed) and the audit trail of every command. One writer thread
+//! owns the state and commits in batches; reads use their own connections.
+
+mod pool;
+pub mod queries;
+mod schema;
+pub mod tokens;
+mod writer;
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use chrono::{DateTime, TimeZone, Utc};
+use rusqlite::Connection;
+use tokio::sync::{mpsc, oneshot};
+use tryvoga_core::{Actor, Command, Registry, State};
+
+pub use queries::{AlertQuery, AuditRecord, StoredEvent};
+pub use tokens::TokenInfo;
+pub use writer::{Accepted, AuditEntry, CommandError, NewToken, Publisher};
+
+use pool::ReadPool;
+use writer::{Request, Writer};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("stored JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("the database was written by a newer tryvoga (schema {found}, this one knows {known})")]
+    SchemaTooNew { found: i64, known: i64 },
+    #[error("the database is inconsistent: {0}")]
+    Corrupt(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the writer has stopped")]
+    WriterGone,
+    #[error("a lock was poisoned by a panic")]
+    Poisoned,
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "{0} is in use by a running server; send the command through it with --server instead"
+    )]
+    Busy(PathBuf),
+}
+
+impl StoreError {
+    /// One error answers every request of a failed batch.
+    fn duplicate(&self) -> StoreError {
+        match self {
+            StoreError::Invalid(m) => StoreError::Invalid(m.clone()),
+            StoreError::Conflict(m) => StoreError::Conflict(m.clone()),
+            other => StoreError::Corrupt(other.to_string()),
+        }
+    }
+}
+
+pub(crate) fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+pub(crate) fn from_ms(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+}
+
+/// A handle on the record. Cheap to clone; the writer thread stops when the last handle goes.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    requests: mpsc::Sender<Request>,
+    state: Arc<RwLock<Arc<State>>>,
+    readers: ReadPool,
+    _lock: Option<File>,
+}
+
+/// How many requests may wait for the writer before callers wait to enqueue.
+const QUEUE: usize = 16 * 1024;
+
+/// Whether the opener needs the database to itself (a server, or an offline alert command) or
+/// can share it with a running server (token management, reads).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Exclusive,
+    Shared,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path` and starts the writer.
+    pub fn open(
+        path: &Path,
+        registry: &'static Registry,
+        access: Access,
+        publish: Publisher,
+    ) -> Result<Store, StoreError> {
+        let lock = match access {
+            Access::Exclusive => Some(take_lock(path)?),
+            Access::Shared => None,
+        };
+        let mut conn = Connection::open(path)?;
+        schema::configure(&conn)?;
+        schema::migrate(&mut conn)?;
+        let state = State::restore(
+            queries::active_alerts(&conn)?,
+            queries::max_alert_id(&conn)?,
+            queries::last_seq(&conn)?,
+        );
+        let state = Arc::new(state);
+        let shared = Arc::new(RwLock::new(Arc::clone(&state)));
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let writer = Writer {
+            conn,
+            state,
+            shared: Arc::clone(&shared),
+            registry,
+            publish,
+        };
+        std::thread::Builder::new()
+            .name("tryvoga-writer".into())
+            .spawn(move || writer.run(rx))
+            .map_err(|source| StoreError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                path: path.to_path_buf(),
+                requests: tx,
+                state: shared,
+                readers: ReadPool::new(path.to_path_buf()),
+                _lock: lock,
+            }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// The state after the last commit.
+    pub fn state(&self) -> Arc<State> {
+        match self.inner.state.read() {
+            Ok(s) => Arc::clone(&s),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// Decides and records a command; resolves once the event is durable.
+    pub async fn command(
+        &self,
+        actor: Actor,
+        command: Command,
+        idempotency_key: Option<String>,
+    ) -> Result<Accepted, CommandError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Request::Command {
+            actor,
+            command,
+            idempotency_key,
+            reply,
+        })
+        .await?;
+        rx.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    /// Records a refusal that happened before the core saw the command. Durable with the next
+    /// batch; the caller does not wait.
+    pub fn audit(&self, entry: AuditEntry) {
+        if self.inner.requests.try_send(Request::Audit(entry)).is_err() {
+            tracing::warn!("audit queue full; an audit entry was dropped");
+        }
+    }
+
+    pub async fn create_token(&self, token: NewToken) -> Result<(TokenInfo, String), StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Request::CreateToken { token, reply }).await?;
+        rx.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    /// Revokes the token with this name; false if there was no such live token.
+    pub async fn revoke_token(&self, name: &str) -> Result<bool, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Request::RevokeToken {
+            name: name.to_string(),
+            reply,
+        })
+        .await?;
+        rx.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    async fn send(&self, request: Request) -> Result<(), StoreError> {
+        self.inner
+            .requests
+            .send(request)
+            .await
+            .map_err(|_| StoreError::WriterGone)
+    }
+
+    /// Runs a read query on a pooled read-only connection. Blocking: async callers use
+    /// `spawn_blocking`.
+    pub fn read<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.inner.readers.with(f)
+    }
+
+    /// The token's powers, if it is a live token.
+    pub fn authenticate(&self, secret: &str) -> Result<Option<(TokenInfo, Actor)>, StoreError> {
+        let hash = tokens::hash(secret);
+        let info = self.read(|c| queries::token_by_hash(c, &hash))?;
+        Ok(info.map(|t| {
+            let actor = Actor {
+                name: t.name.clone(),
+                role: t.role,
+                scope: t.regions.clone(),
+            };
+            (t, actor)
+        }))
+    }
+}
+
+/// Holds an exclusive lock beside the database for as long as the store lives, so that two
+/// writers with separate in-memory states never share one file.
+fn take_lock(path: &Path) -> Result<File, StoreError> {
+    let mut lock_path = path.as_os_str().to_owned();
+    lock_path.push(".lock");
+    let lock_path = PathBuf::from(lock_path);
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|source| StoreError::Io {
+            path: lock_path.clone(),
+            source,
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Busy(path.to_path_buf())),
+        Err(std::fs::TryLockError::Error(source)) => Err(StoreError::Io {
+            path: lock_path,
+            source,
+        }),
+    }
+}

@@ -1,0 +1,92 @@
+//! The database schema and its versioned migrations (tracked in `PRAGMA user_version`).
+
+use rusqlite::Connection;
+
+use crate::StoreError;
+
+/// Each entry moves the schema from version `index` to `index + 1`.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE events (
+    seq        INTEGER PRIMARY KEY,
+    at_ms      INTEGER NOT NULL,
+    kind       TEXT NOT NULL,
+    issuer     TEXT,
+    region_id  INTEGER,
+    payload    TEXT NOT NULL
+);
+CREATE TABLE alerts (
+    id            INTEGER PRIMARY KEY,
+    region_id     INTEGER NOT NULL,
+    oblast_id     INTEGER NOT NULL,
+    type          TEXT NOT NULL,
+    level         TEXT,
+    status        TEXT NOT NULL,
+    started_ms    INTEGER NOT NULL,
+    ended_ms      INTEGER,
+    cancelled     INTEGER NOT NULL DEFAULT 0,
+    origin        TEXT NOT NULL,
+    seq           INTEGER NOT NULL,
+    json          TEXT NOT NULL
+);
+CREATE INDEX alerts_by_region ON alerts (region_id, started_ms);
+CREATE INDEX alerts_by_oblast ON alerts (oblast_id, started_ms);
+CREATE INDEX alerts_by_start ON alerts (started_ms);
+CREATE INDEX alerts_active ON alerts (id) WHERE ended_ms IS NULL;
+CREATE TABLE tokens (
+    id          INTEGER PRIMARY KEY,
+    name        TEXT NOT NULL UNIQUE,
+    hash        TEXT NOT NULL UNIQUE,
+    role        TEXT NOT NULL,
+    scope       TEXT NOT NULL,
+    created_ms  INTEGER NOT NULL,
+    revoked_ms  INTEGER
+);
+CREATE TABLE audit (
+    id        INTEGER PRIMARY KEY,
+    at_ms     INTEGER NOT NULL,
+    token     TEXT,
+    action    TEXT NOT NULL,
+    request   TEXT,
+    outcome   TEXT NOT NULL,
+    code      TEXT NOT NULL,
+    reason    TEXT,
+    seq       INTEGER
+);
+CREATE TABLE idempotency (
+    token        TEXT NOT NULL,
+    key          TEXT NOT NULL,
+    fingerprint  TEXT NOT NULL,
+    seq          INTEGER NOT NULL,
+    PRIMARY KEY (token, key)
+);
+"#];
+
+pub const VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Brings the schema up to [`VERSION`], each step in its own transaction.
+pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if current > VERSION {
+        return Err(StoreError::SchemaTooNew {
+            found: current,
+            known: VERSION,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// Settings every connection needs: WAL so readers never block the writer, and FULL sync so
+/// a commit is on disk before anyone is told it happened.
+pub fn configure(conn: &Connection) -> Result<(), StoreError> {
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    Ok(())
+}

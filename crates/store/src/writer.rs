@@ -1,0 +1,426 @@
+//! The single writer: one thread owns the read-write connection and the authoritative state,
+//! takes requests from a queue, and commits them in batches (group commit). A request is
+//! answered only after the transaction holding it is on disk.
+
+use std::sync::{Arc, RwLock};
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use tokio::sync::{mpsc, oneshot};
+use tryvoga_core::{Actor, Command, Event, Refusal, Registry, Role, State};
+
+use crate::tokens::{self, TokenInfo};
+use crate::{StoreError, ms};
+
+/// How many queued requests one transaction takes at most.
+const MAX_BATCH: usize = 1024;
+
+/// A command refused before it reached the core (bad token, malformed body...), for the audit.
+#[derive(Debug, Clone)]
+pub struct AuditEntry {
+    pub token: Option<String>,
+    pub action: String,
+    pub request: Option<String>,
+    pub code: String,
+    pub reason: String,
+}
+
+#[derive(Debug)]
+pub struct Accepted {
+    pub event: Event,
+    /// True when an earlier request with the same idempotency key is being answered again.
+    pub replayed: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    #[error("idempotency key {0:?} was already used for a different request")]
+    KeyReused(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[derive(Debug, Clone)]
+pub struct NewToken {
+    pub name: String,
+    pub role: Role,
+    pub regions: Vec<tryvoga_core::RegionId>,
+}
+
+pub(crate) enum Request {
+    Command {
+        actor: Actor,
+        command: Command,
+        idempotency_key: Option<String>,
+        reply: oneshot::Sender<Result<Accepted, CommandError>>,
+    },
+    Audit(AuditEntry),
+    CreateToken {
+        token: NewToken,
+        reply: oneshot::Sender<Result<(TokenInfo, String), StoreError>>,
+    },
+    RevokeToken {
+        name: String,
+        reply: oneshot::Sender<Result<bool, StoreError>>,
+    },
+}
+
+/// Receives every batch of committed events, in order, with the state after them.
+pub type Publisher = Box<dyn FnMut(&[Event], &Arc<State>) + Send>;
+
+pub(crate) struct Writer {
+    pub conn: Connection,
+    pub state: Arc<State>,
+    pub shared: Arc<RwLock<Arc<State>>>,
+    pub registry: &'static Registry,
+    pub publish: Publisher,
+}
+
+/// A reply waiting for its transaction to commit.
+enum Pending {
+    Command(
+        oneshot::Sender<Result<Accepted, CommandError>>,
+        Result<Accepted, CommandError>,
+    ),
+    Token(
+        oneshot::Sender<Result<(TokenInfo, String), StoreError>>,
+        Result<(TokenInfo, String), StoreError>,
+    ),
+    Revoke(oneshot::Sender<Result<bool, StoreError>>, Result<bool, StoreError>),
+    None,
+}
+
+impl Writer {
+    pub fn run(mut self, mut rx: mpsc::Receiver<Request>) {
+        while let Some(first) = rx.blocking_recv() {
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(r) => batch.push(r),
+                    Err(_) => break,
+                }
+            }
+            self.commit_batch(batch);
+        }
+    }
+
+    fn commit_batch(&mut self, batch: Vec<Request>) {
+        let mut working = (*self.state).clone();
+        let mut events = Vec::new();
+        let tx = match self.conn.transaction() {
+            Ok(tx) => tx,
+            Err(e) => return fail_all(batch, &StoreError::from(e)),
+        };
+        let mut pending = Vec::with_capacity(batch.len());
+        for request in batch {
+            pending.push(handle(&tx, self.registry, &mut working, &mut events, request));
+        }
+        if let Err(e) = tx.commit() {
+            let e = StoreError::from(e);
+            tracing::error!(error = %e, "commit failed; the batch is answered with an error");
+            for p in pending {
+                reply_error(p, &e);
+            }
+            return;
+        }
+        self.state = Arc::new(working);
+        if let Ok(mut shared) = self.shared.write() {
+            *shared = Arc::clone(&self.state);
+        }
+        if !events.is_empty() {
+            (self.publish)(&events, &self.state);
+        }
+        for p in pending {
+            match p {
+                Pending::Command(tx, r) => drop(tx.send(r)),
+                Pending::Token(tx, r) => drop(tx.send(r)),
+                Pending::Revoke(tx, r) => drop(tx.send(r)),
+                Pending::None => {}
+            }
+        }
+    }
+}
+
+fn fail_all(batch: Vec<Request>, e: &StoreError) {
+    for request in batch {
+        match request {
+            Request::Command { reply, .. } => drop(reply.send(Err(e.duplicate().into()))),
+            Request::CreateToken { reply, .. } => drop(reply.send(Err(e.duplicate()))),
+            Request::RevokeToken { reply, .. } => drop(reply.send(Err(e.duplicate()))),
+            Request::Audit(_) => {}
+        }
+    }
+}
+
+fn reply_error(p: Pending, e: &StoreError) {
+    match p {
+        Pending::Command(tx, _) => drop(tx.send(Err(e.duplicate().into()))),
+        Pending::Token(tx, _) => drop(tx.send(Err(e.duplicate()))),
+        Pending::Revoke(tx, _) => drop(tx.send(Err(e.duplicate()))),
+        Pending::None => {}
+    }
+}
+
+/// Runs one request inside its own savepoint, so that a failure undoes only that request.
+fn handle(
+    tx: &Transaction<'_>,
+    registry: &Registry,
+    state: &mut State,
+    events: &mut Vec<Event>,
+    request: Request,
+) -> Pending {
+    let now = Utc::now();
+    match request {
+        Request::Command {
+            actor,
+            command,
+            idempotency_key,
+            reply,
+        } => {
+            let result = in_savepoint(tx, |sp| {
+                run_command(sp, registry, state, &actor, &command, idempotency_key, now)
+            });
+            // A refusal rolled its savepoint back; its audit entry is written after that.
+            let refusal_code = match &result {
+                Err(CommandError::Refused(r)) => Some(r.code()),
+                Err(CommandError::KeyReused(_)) => Some("key_reused"),
+                _ => None,
+            };
+            if let (Some(code), Err(err)) = (refusal_code, &result) {
+                let entry = AuditEntry {
+                    token: Some(actor.name.clone()),
+                    action: command_name(&command).to_string(),
+                    request: serde_json::to_string(&command).ok(),
+                    code: code.to_string(),
+                    reason: err.to_string(),
+                };
+                if let Err(e) = audit(tx, now, &entry, None) {
+                    tracing::error!(error = %e, "could not write an audit entry");
+                }
+            }
+            if let Ok(Accepted {
+                event,
+                replayed: false,
+            }) = &result
+            {
+                events.push(event.clone());
+            }
+            Pending::Command(reply, result)
+        }
+        Request::Audit(entry) => {
+            if let Err(e) = audit(tx, now, &entry, None) {
+                tracing::error!(error = %e, "could not write an audit entry");
+            }
+            Pending::None
+        }
+        Request::CreateToken { token, reply } => {
+            let result = in_savepoint(tx, |sp| create_token(sp, &token, now));
+            Pending::Token(reply, result)
+        }
+        Request::RevokeToken { name, reply } => {
+            let result = in_savepoint(tx, |sp| {
+                Ok(sp.execute(
+                    "UPDATE tokens SET revoked_ms = ?1 WHERE name = ?2 AND revoked_ms IS NULL",
+                    params![ms(now), name],
+                )? > 0)
+            });
+            Pending::Revoke(reply, result)
+        }
+    }
+}
+
+fn in_savepoint<T, E: From<StoreError>>(
+    tx: &Transaction<'_>,
+    f: impl FnOnce(&Connection) -> Result<T, E>,
+) -> Result<T, E> {
+    tx.execute_batch("SAVEPOINT request")
+        .map_err(|e| E::from(e.into()))?;
+    let result = f(tx);
+    let end = if result.is_ok() {
+        "RELEASE request"
+    } else {
+        "ROLLBACK TO request; RELEASE request"
+    };
+    tx.execute_batch(end).map_err(|e| E::from(e.into()))?;
+    result
+}
+
+fn run_command(
+    conn: &Connection,
+    registry: &Registry,
+    state: &mut State,
+    actor: &Actor,
+    command: &Command,
+    idempotency_key: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<Accepted, CommandError> {
+    let request = serde_json::to_string(command).map_err(StoreError::from)?;
+    if let Some(key) = &idempotency_key {
+        let fingerprint = tokens::hash(&request);
+        let earlier: Option<(String, i64)> = conn
+            .query_row(
+                "SELECT fingerprint, seq FROM idempotency WHERE token = ?1 AND key = ?2",
+                params![actor.name, key],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(StoreError::from)?;
+        if let Some((earlier_fingerprint, seq)) = earlier {
+            if earlier_fingerprint != fingerprint {
+                return Err(CommandError::KeyReused(key.clone()));
+            }
+            let event = crate::queries::event_at(conn, seq as u64)?.ok_or(
+                StoreError::Corrupt(format!("idempotency key points at missing event {seq}")),
+            )?;
+            return Ok(Accepted {
+                event,
+                replayed: true,
+            });
+        }
+    }
+    let seq = state.last_seq() + 1;
+    let event = state.decide(registry, actor, command, seq, now)?;
+    append(conn, &event)?;
+    if let Some(key) = &idempotency_key {
+        conn.execute(
+            "INSERT INTO idempotency (token, key, fingerprint, seq) VALUES (?1, ?2, ?3, ?4)",
+            params![actor.name, key, tokens::hash(&request), seq as i64],
+        )
+        .map_err(StoreError::from)?;
+    }
+    audit(
+        conn,
+        now,
+        &AuditEntry {
+            token: Some(actor.name.clone()),
+            action: command_name(command).to_string(),
+            request: Some(request),
+            code: "ok".into(),
+            reason: event.kind().to_string(),
+        },
+        Some(seq),
+    )?;
+    state.apply(&event);
+    Ok(Accepted {
+        event,
+        replayed: false,
+    })
+}
+
+fn command_name(command: &Command) -> &'static str {
+    match command {
+        Command::StartAlert { .. } => "start_alert",
+        Command::UpdateAlert { .. } => "update_alert",
+        Command::EndAlert { .. } => "end_alert",
+        Command::CancelAlert { .. } => "cancel_alert",
+    }
+}
+
+/// Appends an event to the log and brings the materialised alerts table in line with it.
+pub(crate) fn append(conn: &Connection, event: &Event) -> Result<(), StoreError> {
+    let payload = serde_json::to_string(event)?;
+    conn.execute(
+        "INSERT INTO events (seq, at_ms, kind, issuer, region_id, payload)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            event.seq as i64,
+            ms(event.at),
+            event.kind(),
+            event.issuer,
+            event.body.region().map(|r| r.0),
+            payload
+        ],
+    )?;
+    if let Some(alert) = event.body.alert() {
+        conn.execute(
+            "INSERT INTO alerts (id, region_id, oblast_id, type, level, status, started_ms,
+                                 ended_ms, cancelled, origin, seq, json)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+             ON CONFLICT (id) DO UPDATE SET level = excluded.level, ended_ms = excluded.ended_ms,
+                 cancelled = excluded.cancelled, seq = excluded.seq, json = excluded.json",
+            params![
+                alert.id.0 as i64,
+                alert.region.id.0,
+                alert.region.oblast_id.0,
+                alert.alert_type.as_str(),
+                alert.level.map(|l| l.as_str()),
+                alert.status.as_str(),
+                ms(alert.started_at),
+                alert.ended_at.map(ms),
+                alert.cancelled,
+                serde_json::to_value(alert.origin)?.as_str().unwrap_or("live"),
+                event.seq as i64,
+                serde_json::to_string(alert)?
+            ],
+        )?;
+    }
+    Ok(())
+}
+
+fn audit(
+    conn: &Connection,
+    now: DateTime<Utc>,
+    entry: &AuditEntry,
+    seq: Option<u64>,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO audit (at_ms, token, action, request, outcome, code, reason, seq)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            ms(now),
+            entry.token,
+            entry.action,
+            entry.request,
+            if entry.code == "ok" { "accepted" } else { "refused" },
+            entry.code,
+            entry.reason,
+            seq.map(|s| s as i64)
+        ],
+    )?;
+    Ok(())
+}
+
+fn create_token(
+    conn: &Connection,
+    token: &NewToken,
+    now: DateTime<Utc>,
+) -> Result<(TokenInfo, String), StoreError> {
+    let name = token.name.trim();
+    if name.is_empty() || name.len() > 100 || name.chars().any(char::is_control) {
+        return Err(StoreError::Invalid(
+            "a token name must be 1 to 100 printable characters".into(),
+        ));
+    }
+    let exists: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM tokens WHERE name = ?1)",
+        [name],
+        |r| r.get(0),
+    )?;
+    if exists {
+        return Err(StoreError::Conflict(format!(
+            "a token named {name:?} already exists"
+        )));
+    }
+    if token.role == Role::Issuer && token.regions.is_empty() {
+        return Err(StoreError::Invalid(
+            "an issuer token needs at least one region".into(),
+        ));
+    }
+    let secret = tokens::generate().map_err(|e| StoreError::Invalid(e.to_string()))?;
+    let scope = serde_json::to_string(&token.regions)?;
+    conn.execute(
+        "INSERT INTO tokens (name, hash, role, scope, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![name, tokens::hash(&secret), token.role.as_str(), scope, ms(now)],
+    )?;
+    let info = TokenInfo {
+        id: conn.last_insert_rowid(),
+        name: name.to_string(),
+        role: token.role,
+        regions: token.regions.clone(),
+        created_at: crate::from_ms(ms(now)),
+        revoked_at: None,
+    };
+    Ok((info, secret))
+}
