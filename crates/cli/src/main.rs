@@ -1,1 +1,89 @@
-fn main() {}
+//! The `tryvoga` command: serve the API, manage tokens, raise and clear alerts.
+
+mod alert;
+mod client;
+mod output;
+mod serve;
+mod token;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "tryvoga", version, about = "Real-time civil air-raid alerts")]
+struct Cli {
+    #[command(subcommand)]
+    command: Top,
+}
+
+#[derive(Subcommand)]
+enum Top {
+    /// Run the server: API, stream and fan-out.
+    Serve(serve::ServeArgs),
+    /// Manage issuer, reader and admin tokens.
+    #[command(subcommand)]
+    Token(token::TokenCommand),
+    /// Raise, end, cancel and list alerts.
+    #[command(subcommand)]
+    Alert(alert::AlertCommand),
+}
+
+/// Where a command reads or writes the record: a database file, or a running server.
+#[derive(Args, Clone, Debug)]
+pub struct Target {
+    /// Work offline on this database file (wins over --server).
+    #[arg(long)]
+    pub db: Option<PathBuf>,
+    /// Go through this running server.
+    #[arg(long, env = "TRYVOGA_SERVER")]
+    pub server: Option<String>,
+    /// The token to present to the server.
+    #[arg(long, env = "TRYVOGA_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Print JSON for machines instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub enum Place {
+    File(PathBuf),
+    Server(client::Client),
+}
+
+impl Target {
+    pub fn place(&self) -> anyhow::Result<Place> {
+        match (&self.db, &self.server) {
+            (Some(db), _) => Ok(Place::File(db.clone())),
+            (None, Some(url)) => Ok(Place::Server(client::Client::new(url, self.token.clone()))),
+            (None, None) => Err(anyhow::anyhow!(
+                "say where the record is: --db PATH, or --server URL (or TRYVOGA_SERVER)"
+            )),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Top::Serve(args) => serve::run(args),
+        Top::Token(cmd) => token::run(cmd),
+        Top::Alert(cmd) => alert::run(cmd),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A runtime for the commands that talk to the store directly.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}

@@ -20,10 +20,10 @@ impl fmt::Display for AlertId {
 
 /// An unrecognised word where a fixed vocabulary was expected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field} must be one of {allowed}, not {given:?}")]
+#[error("{field} must be one of {}, not {given:?}", allowed.join(", "))]
 pub struct UnknownWord {
     pub field: &'static str,
-    pub allowed: &'static str,
+    pub allowed: &'static [&'static str],
     pub given: String,
 }
 
@@ -56,7 +56,7 @@ macro_rules! vocabulary {
                     $($word => Ok($name::$variant),)+
                     _ => Err(UnknownWord {
                         field: $field,
-                        allowed: concat!($($word, " "),+),
+                        allowed: &[$($word),+],
                         given: s.to_string(),
                     }),
                 }

@@ -35,7 +35,7 @@ impl std::str::FromStr for Role {
             "reader" => Ok(Role::Reader),
             _ => Err(crate::alert::UnknownWord {
                 field: "role",
-                allowed: "admin issuer reader",
+                allowed: &["admin", "issuer", "reader"],
                 given: s.to_string(),
             }),
         }
@@ -99,6 +99,9 @@ pub enum Refusal {
         message: String,
         alert: Box<Alert>,
     },
+    /// The alert named has already ended or been cancelled.
+    #[error("{0}")]
+    Ended(String),
     #[error("{0}")]
     Invalid(String),
 }
@@ -109,6 +112,7 @@ impl Refusal {
             Refusal::Forbidden(_) => "forbidden",
             Refusal::NotFound(_) => "not_found",
             Refusal::Conflict { .. } => "conflict",
+            Refusal::Ended(_) => "already_ended",
             Refusal::Invalid(_) => "invalid",
         }
     }

@@ -238,7 +238,7 @@ impl State {
     ) -> Result<&Alert, Refusal> {
         let Some(alert) = self.active.get(&id) else {
             return Err(if id.0 > 0 && id.0 < self.next_alert_id {
-                Refusal::Invalid(format!("alert {id} has already ended"))
+                Refusal::Ended(format!("alert {id} has already ended"))
             } else {
                 Refusal::NotFound(format!("no alert has id {id}"))
             });

@@ -233,7 +233,7 @@ fn second_alert_of_a_kind_conflicts_and_ended_alert_cannot_end_again() {
     let (state, log) = run(&registry, &admin(), &[Op::Start(1, 0, 0, None), Op::End(1)]);
     assert_eq!(log.len(), 2);
     let refused = state.decide(&registry, &admin(), &to_command(&Op::End(1)), 3, t0());
-    assert!(matches!(refused, Err(Refusal::Invalid(_))));
+    assert!(matches!(refused, Err(Refusal::Ended(_))));
     let refused = state.decide(&registry, &admin(), &to_command(&Op::End(9)), 3, t0());
     assert!(matches!(refused, Err(Refusal::NotFound(_))));
 

@@ -1,1 +1,72 @@
-//! placeholder
+//! The HTTP face of Tryvoga: the native API, the stream and the fan-out behind it. Handlers
+//! adapt requests to core commands and store queries; no business rule lives here.
+
+pub mod api;
+pub mod app;
+pub mod error;
+pub mod hub;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::net::TcpListener;
+use tryvoga_core::Registry;
+use tryvoga_store::{Access, Store, StoreError, queries};
+
+pub use app::{App, SharedApp};
+pub use hub::Hub;
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub public_reads: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options { public_reads: true }
+    }
+}
+
+/// Opens the record at `db` for serving: the store, with the fan-out hub as its publisher.
+pub fn open(db: &Path, registry: &'static Registry, options: Options) -> Result<SharedApp, StoreError> {
+    let hub = Arc::new(Hub::new(0, 0));
+    let publisher = Arc::clone(&hub);
+    let store = Store::open(
+        db,
+        registry,
+        Access::Exclusive,
+        Box::new(move |events, _| publisher.publish(events)),
+    )?;
+    let (last_seq, last_ms) = store.read(|c| {
+        let seq = queries::last_seq(c)?;
+        let ms: Option<i64> = c.query_row("SELECT MAX(at_ms) FROM events", [], |r| r.get(0))?;
+        Ok((seq, ms.unwrap_or(0)))
+    })?;
+    // Nothing is published before the first command, so setting the start position after
+    // opening cannot race with the writer.
+    hub.start_at(last_seq, last_ms);
+    Ok(Arc::new(App {
+        store,
+        registry,
+        hub,
+        started: Instant::now(),
+        public_reads: options.public_reads,
+    }))
+}
+
+/// Serves the API on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    app: SharedApp,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let router = api::router(app);
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}

@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, RwLock};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use tokio::sync::{mpsc, oneshot};
 use tryvoga_core::{Actor, Command, Event, Refusal, Registry, Role, State};
@@ -171,7 +171,9 @@ fn handle(
     events: &mut Vec<Event>,
     request: Request,
 ) -> Pending {
-    let now = Utc::now();
+    // The log keeps milliseconds; deciding on the same precision keeps the state equal to
+    // what a restart reads back.
+    let now = Utc::now().trunc_subsecs(3);
     match request {
         Request::Command {
             actor,

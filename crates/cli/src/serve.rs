@@ -1,0 +1,75 @@
+//! `tryvoga serve`: opens the record, makes the first admin token on a new database, and
+//! serves until interrupted.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use tryvoga_core::{Registry, Role};
+use tryvoga_store::{NewToken, queries};
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080", env = "TRYVOGA_LISTEN")]
+    listen: SocketAddr,
+    /// The database file; created if missing.
+    #[arg(long, default_value = "./tryvoga.db", env = "TRYVOGA_DB")]
+    db: PathBuf,
+    /// Require a token for reads too.
+    #[arg(long)]
+    private_reads: bool,
+}
+
+pub fn run(args: ServeArgs) -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,tower_http=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = crate::runtime()?;
+    rt.block_on(async move {
+        let registry = Registry::embedded();
+        let app = tryvoga_server::open(
+            &args.db,
+            registry,
+            tryvoga_server::Options {
+                public_reads: !args.private_reads,
+            },
+        )
+        .with_context(|| format!("opening {}", args.db.display()))?;
+        let tokens = app.store.read(queries::token_count)?;
+        if tokens == 0 {
+            let (_, secret) = app
+                .store
+                .create_token(NewToken {
+                    name: "admin".into(),
+                    role: Role::Admin,
+                    regions: Vec::new(),
+                })
+                .await?;
+            // Printed once, on the first run only: the database keeps just its hash.
+            println!("First run: created the admin token (shown only this once):");
+            println!("admin token: {secret}");
+        }
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("listening on {}", args.listen))?;
+        let addr = listener.local_addr()?;
+        tracing::info!(
+            db = %args.db.display(),
+            regions = registry.len(),
+            seq = app.hub.last_seq(),
+            "serving on http://{addr}"
+        );
+        println!("serving on http://{addr}");
+        tryvoga_server::serve(listener, app, async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+        Ok(())
+    })
+}

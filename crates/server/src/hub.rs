@@ -1,0 +1,176 @@
+//! Fan-out: committed events become frames, serialised once per wire format and shared by
+//! every subscriber through one bounded ring. A subscriber that falls a ring behind is told
+//! where to resume and dropped; it never slows the publisher or anyone else.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+use bytes::Bytes;
+use tokio::sync::broadcast;
+use tryvoga_core::{AlertType, Event, RegionId, Registry};
+use tryvoga_store::StoredEvent;
+
+/// One event ready for the wire.
+#[derive(Debug)]
+pub struct Frame {
+    pub seq: u64,
+    pub region: Option<RegionId>,
+    pub alert_type: Option<AlertType>,
+    /// `id:`, `event:` and `data:` lines of Server-Sent Events, blank line included.
+    pub sse: Bytes,
+}
+
+impl Frame {
+    pub fn new(
+        seq: u64,
+        kind: &str,
+        region: Option<RegionId>,
+        alert_type: Option<AlertType>,
+        json: &str,
+    ) -> Frame {
+        let mut sse = String::with_capacity(json.len() + kind.len() + 32);
+        sse.push_str("id: ");
+        sse.push_str(&seq.to_string());
+        sse.push_str("\nevent: ");
+        sse.push_str(kind);
+        sse.push_str("\ndata: ");
+        sse.push_str(json);
+        sse.push_str("\n\n");
+        Frame {
+            seq,
+            region,
+            alert_type,
+            sse: Bytes::from(sse),
+        }
+    }
+
+    pub fn from_event(event: &Event) -> Frame {
+        let json = serde_json::to_string(event).unwrap_or_else(|_| "{}".into());
+        Frame::new(
+            event.seq,
+            event.kind(),
+            event.body.region(),
+            event.body.alert().map(|a| a.alert_type),
+            &json,
+        )
+    }
+
+    /// A frame rebuilt from the log for a subscriber catching up.
+    pub fn from_stored(e: &StoredEvent) -> Frame {
+        let alert_type = serde_json::from_str::<AlertTypeOnly>(&e.payload)
+            .ok()
+            .and_then(|a| a.alert.map(|a| a.alert_type));
+        Frame::new(e.seq, &e.kind, e.region, alert_type, &e.payload)
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct AlertTypeOnly {
+    alert: Option<TypeField>,
+}
+
+#[derive(serde::Deserialize)]
+struct TypeField {
+    #[serde(rename = "type")]
+    alert_type: AlertType,
+}
+
+/// How many frames the shared ring holds: a subscriber further behind than this is dropped.
+pub const RING: usize = 4096;
+
+pub struct Hub {
+    sender: broadcast::Sender<Arc<Frame>>,
+    last_seq: AtomicU64,
+    last_event_ms: AtomicI64,
+    pub subscribers: AtomicU64,
+    pub dropped: AtomicU64,
+    pub published: AtomicU64,
+}
+
+impl Hub {
+    pub fn new(last_seq: u64, last_event_ms: i64) -> Hub {
+        let (sender, _) = broadcast::channel(RING);
+        Hub {
+            sender,
+            last_seq: AtomicU64::new(last_seq),
+            last_event_ms: AtomicI64::new(last_event_ms),
+            subscribers: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+            published: AtomicU64::new(0),
+        }
+    }
+
+    /// Sets the log position the hub starts from, before anything is published.
+    pub fn start_at(&self, last_seq: u64, last_event_ms: i64) {
+        self.last_seq.fetch_max(last_seq, Ordering::AcqRel);
+        self.last_event_ms.fetch_max(last_event_ms, Ordering::AcqRel);
+    }
+
+    /// Called by the writer after each commit, in sequence order.
+    pub fn publish(&self, events: &[Event]) {
+        for event in events {
+            let frame = Arc::new(Frame::from_event(event));
+            self.last_seq.store(event.seq, Ordering::Release);
+            self.last_event_ms
+                .store(event.at.timestamp_millis(), Ordering::Release);
+            self.published.fetch_add(1, Ordering::Relaxed);
+            // No receivers is not an error: nobody is listening yet.
+            let _ = self.sender.send(frame);
+        }
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Frame>> {
+        self.sender.subscribe()
+    }
+
+    pub fn last_seq(&self) -> u64 {
+        self.last_seq.load(Ordering::Acquire)
+    }
+
+    pub fn last_event_ms(&self) -> i64 {
+        self.last_event_ms.load(Ordering::Acquire)
+    }
+}
+
+/// Which frames a subscriber wants, decided per frame by two set look-ups.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// Every region whose events match: the named regions, their ancestors and descendants.
+    regions: Option<HashSet<RegionId>>,
+    types: Option<HashSet<AlertType>>,
+}
+
+impl Filter {
+    pub fn new(
+        registry: &Registry,
+        regions: Option<Vec<RegionId>>,
+        types: Option<Vec<AlertType>>,
+    ) -> Filter {
+        let regions = regions.map(|rs| {
+            let mut set = HashSet::new();
+            for r in rs {
+                set.insert(r);
+                set.extend(registry.ancestors(r));
+                set.extend(registry.descendants(r));
+            }
+            set
+        });
+        Filter {
+            regions,
+            types: types.map(|t| t.into_iter().collect()),
+        }
+    }
+
+    pub fn matches(&self, frame: &Frame) -> bool {
+        let region_ok = match (&self.regions, frame.region) {
+            (Some(set), Some(r)) => set.contains(&r),
+            _ => true,
+        };
+        let type_ok = match (&self.types, frame.alert_type) {
+            (Some(set), Some(t)) => set.contains(&t),
+            _ => true,
+        };
+        region_ok && type_ok
+    }
+}
