@@ -52,7 +52,10 @@ impl Message {
             .and_then(|s| NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S").ok());
         let date_unixtime = obj
             .get("date_unixtime")
-            .and_then(|v| v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok())))
+            .and_then(|v| {
+                v.as_i64()
+                    .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+            })
             .or_else(|| {
                 obj.get("posted_at")
                     .and_then(|v| v.as_str())
@@ -113,7 +116,11 @@ fn classify(text: &str) -> Announcement {
     let lower = text.to_lowercase();
     let first = lower.lines().next().unwrap_or("");
     let all_clear = first.contains("відбій");
-    let action = if all_clear { Action::End } else { Action::Start };
+    let action = if all_clear {
+        Action::End
+    } else {
+        Action::Start
+    };
     let alert = |t| Announcement::Alert(t, action);
     if lower.contains("артобстріл") || lower.contains("артилерійськ") {
         return alert(AlertType::ArtilleryShelling);
@@ -189,10 +196,13 @@ pub struct Context {
     recent: VecDeque<(i64, u32)>,
     /// Shared names already placed with certainty (by a 🟡 list naming the oblast).
     learned: HashMap<String, u32>,
+    /// Messages per oblast so far: the last resort is the busier oblast.
+    seen: HashMap<u32, u32>,
 }
 
 impl Context {
     fn note(&mut self, at: Option<i64>, oblast: u32) {
+        *self.seen.entry(oblast).or_default() += 1;
         self.recent.push_back((at.unwrap_or(0), oblast));
         if self.recent.len() > 32 {
             self.recent.pop_front();
@@ -235,8 +245,14 @@ fn resolve_in(
     if let Some(p) = ctx.pick(&found, at) {
         return Some(p);
     }
-    let o = ctx.learned.get(&normalise(name))?;
-    found.into_iter().find(|p| p.oblast == *o)
+    if let Some(o) = ctx.learned.get(&normalise(name))
+        && let Some(p) = found.iter().find(|p| p.oblast == *o)
+    {
+        return Some(p.clone());
+    }
+    found
+        .into_iter()
+        .max_by_key(|p| ctx.seen.get(&p.oblast).copied().unwrap_or(0))
 }
 
 fn region_ref(place: Option<&Place>, written: &str) -> RegionRef {
@@ -475,6 +491,9 @@ pub enum Unmatched {
     RecordRegionUnknown,
     /// A 🔴 for the region exists, but more than 60 s from the record's start.
     StartTimeDiffers,
+    /// The message names a hromada several oblasts have ("Покровська територіальна громада")
+    /// without saying which, and the reader placed it in another oblast than the record did.
+    AmbiguousName,
     /// No message within 60 s names this region; messages around that time name others.
     RegionNotInMessages,
 }
@@ -509,17 +528,27 @@ pub fn compare_with_record(
     rebuilt: &[Interval],
     record: &[RecordInterval],
     messages: &[Message],
+    lookup: &dyn RegionLookup,
     tolerance_s: i64,
 ) -> MatchReport {
     let mut starts: HashMap<u32, Vec<i64>> = HashMap::new();
+    let mut by_name: HashMap<String, Vec<i64>> = HashMap::new();
     for iv in rebuilt {
         if let Some(id) = iv.region.id {
             starts.entry(id).or_default().push(iv.start.timestamp());
         }
+        by_name
+            .entry(normalise(&iv.region.name))
+            .or_default()
+            .push(iv.start.timestamp());
     }
-    for v in starts.values_mut() {
+    for v in starts.values_mut().chain(by_name.values_mut()) {
         v.sort_unstable();
     }
+    let near = |list: &[i64], t: i64, tol: i64| {
+        let i = list.partition_point(|&s| s < t - tol);
+        list.get(i).is_some_and(|&s| s <= t + tol)
+    };
     // (time, id) of every dated message, to find id gaps around a time.
     let mut stamps: Vec<(i64, i64)> = messages
         .iter()
@@ -549,20 +578,25 @@ pub fn compare_with_record(
             continue;
         };
         let list = starts.get(&id).map(Vec::as_slice).unwrap_or(&[]);
-        let i = list.partition_point(|&s| s < t - tolerance_s);
-        if list.get(i).is_some_and(|&s| s <= t + tolerance_s) {
+        if near(list, t, tolerance_s) {
             report.matched += 1;
             continue;
         }
+        let shared_name = lookup.place(id).and_then(|p| {
+            let n = normalise(&p.name_uk);
+            (lookup.find(&p.name_uk).len() > 1).then_some(n)
+        });
         let why = if in_gap(t) {
             Unmatched::ExportGap
+        } else if shared_name
+            .and_then(|n| by_name.get(&n))
+            .is_some_and(|l| near(l, t, tolerance_s))
+        {
+            Unmatched::AmbiguousName
+        } else if near(list, t, 6 * 3600) {
+            Unmatched::StartTimeDiffers
         } else {
-            let j = list.partition_point(|&s| s < t - 6 * 3600);
-            if list.get(j).is_some_and(|&s| s <= t + 6 * 3600) {
-                Unmatched::StartTimeDiffers
-            } else {
-                Unmatched::RegionNotInMessages
-            }
+            Unmatched::RegionNotInMessages
         };
         report.unmatched.push((r.clone(), why));
     }
@@ -582,7 +616,9 @@ mod tests {
 
     #[test]
     fn alert_and_all_clear() {
-        let e = read("🔴 18:10 Повітряна тривога в Вінницька область\nПройдіть в укриття.\n#Вінницька_область");
+        let e = read(
+            "🔴 18:10 Повітряна тривога в Вінницька область\nПройдіть в укриття.\n#Вінницька_область",
+        );
         assert_eq!(e.alerts.len(), 1);
         let a = &e.alerts[0];
         assert_eq!(a.region.id, Some(4));
@@ -597,7 +633,9 @@ mod tests {
 
     #[test]
     fn partial_all_clear_lists_the_rest() {
-        let e = read("🟡 19:02 Відбій тривоги в Київська область\nЗверніть увагу, тривога ще триває у:\n\n- м. Київ\n#Київська_область");
+        let e = read(
+            "🟡 19:02 Відбій тривоги в Київська область\nЗверніть увагу, тривога ще триває у:\n\n- м. Київ\n#Київська_область",
+        );
         let a = &e.alerts[0];
         assert_eq!(a.action, Action::End);
         assert_eq!(a.region.id, Some(14));
@@ -607,17 +645,26 @@ mod tests {
 
     #[test]
     fn artillery_region_from_body() {
-        let e = read("🔴 06:52 Загроза артобстрілу!\nЗараз у Сумська область артилерійський обстріл.\nПройдіть в укриття!\n#Сумська_область");
+        let e = read(
+            "🔴 06:52 Загроза артобстрілу!\nЗараз у Сумська область артилерійський обстріл.\nПройдіть в укриття!\n#Сумська_область",
+        );
         assert_eq!(e.alerts[0].alert_type, AlertType::ArtilleryShelling);
         assert_eq!(e.alerts[0].region.id, Some(20));
     }
 
     #[test]
     fn threats_of_2026() {
-        let e = read("🟠 15:59 УВАГА !!!\nЗагроза застосування керованих авіаційних бомб (КАБів).\n#Запорізька_область");
+        let e = read(
+            "🟠 15:59 УВАГА !!!\nЗагроза застосування керованих авіаційних бомб (КАБів).\n#Запорізька_область",
+        );
         assert_eq!(e.threats[0].kind, ThreatKind::GuidedBomb);
-        assert_eq!(e.threats[0].towards_region.as_ref().and_then(|r| r.id), Some(12));
-        let e = read("🟢 15:54 Відбій загрози ударних БпЛА\nВідбій загрози ударних БпЛА\n#Харківська_область");
+        assert_eq!(
+            e.threats[0].towards_region.as_ref().and_then(|r| r.id),
+            Some(12)
+        );
+        let e = read(
+            "🟢 15:54 Відбій загрози ударних БпЛА\nВідбій загрози ударних БпЛА\n#Харківська_область",
+        );
         assert_eq!(e.threats[0].kind, ThreatKind::Drone);
         assert_eq!(e.threats[0].action, Action::End);
         let e = read("🔴 16:00 Загроза балістики! Швидкісна ціль на Київ\n#м_Київ");
@@ -634,15 +681,23 @@ mod tests {
     #[test]
     fn dst_is_respected() {
         let m = Message {
-            date_local: NaiveDateTime::parse_from_str("2022-03-15T18:10:34", "%Y-%m-%dT%H:%M:%S").ok(),
+            date_local: NaiveDateTime::parse_from_str("2022-03-15T18:10:34", "%Y-%m-%dT%H:%M:%S")
+                .ok(),
             ..Message::from_text("🔴 18:10 Повітряна тривога в Вінницька область")
         };
-        assert_eq!(m.posted().map(|t| t.to_rfc3339()), Some("2022-03-15T16:10:34+00:00".into()));
+        assert_eq!(
+            m.posted().map(|t| t.to_rfc3339()),
+            Some("2022-03-15T16:10:34+00:00".into())
+        );
         let m = Message {
-            date_local: NaiveDateTime::parse_from_str("2022-07-15T18:10:34", "%Y-%m-%dT%H:%M:%S").ok(),
+            date_local: NaiveDateTime::parse_from_str("2022-07-15T18:10:34", "%Y-%m-%dT%H:%M:%S")
+                .ok(),
             ..Message::from_text("")
         };
-        assert_eq!(m.posted().map(|t| t.to_rfc3339()), Some("2022-07-15T15:10:34+00:00".into()));
+        assert_eq!(
+            m.posted().map(|t| t.to_rfc3339()),
+            Some("2022-07-15T15:10:34+00:00".into())
+        );
     }
 
     #[test]

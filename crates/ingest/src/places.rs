@@ -167,7 +167,11 @@ pub const TOP_LEVEL: &[(u32, &str, &str)] = &[
     (26, "Чернівецька область", "Chernivtsi Oblast"),
     (27, "Львівська область", "Lviv Oblast"),
     (28, "Донецька область", "Donetsk Oblast"),
-    (29, "Автономна Республіка Крим", "Autonomous Republic of Crimea"),
+    (
+        29,
+        "Автономна Республіка Крим",
+        "Autonomous Republic of Crimea",
+    ),
     (30, "м. Севастополь", "Sevastopol"),
     (31, "м. Київ", "Kyiv"),
 ];
@@ -255,6 +259,17 @@ impl Gazetteer {
         if full.is_empty() {
             return;
         }
+        // "м. Херсон та Херсонська територіальна громада" is also written "м. Херсон", "Херсон".
+        if let Some(city) = full.strip_prefix("м ").or_else(|| full.strip_prefix("m "))
+            && let Some((city, _)) = city.split_once(" та ").or_else(|| city.split_once(" ta "))
+        {
+            for key in [city.to_string(), format!("м {city}")] {
+                let e = self.by_full.entry(key).or_default();
+                if !e.contains(&idx) {
+                    e.push(idx);
+                }
+            }
+        }
         let b = bare(&full);
         let e = self.by_full.entry(full).or_default();
         if !e.contains(&idx) {
@@ -332,7 +347,10 @@ const UK_FORMS: &[(u32, &str, &[&str])] = &[
 
 /// Ukrainian city names (nominative and locative) that stand for their region in summaries.
 const UK_CITIES: &[(u32, &[&str])] = &[
-    (31, &["київ", "києві", "києва", "столиці", "столиця", "столицю"]),
+    (
+        31,
+        &["київ", "києві", "києва", "столиці", "столиця", "столицю"],
+    ),
     (22, &["харків", "харкові", "харкова"]),
     (18, &["одеса", "одесі", "одеси", "одесу"]),
     (9, &["дніпро", "дніпрі", "дніпра"]),
@@ -418,8 +436,14 @@ const EN_NAMES: &[(u32, &[&str])] = &[
     (8, &["volyn", "volhynia", "lutsk"]),
     (9, &["dnipropetrovsk", "dnipro", "dnepropetrovsk"]),
     (10, &["zhytomyr", "zhitomir"]),
-    (11, &["zakarpattia", "transcarpathia", "zakarpattya", "uzhhorod"]),
-    (12, &["zaporizhzhia", "zaporizhia", "zaporizhzhya", "zaporozhye"]),
+    (
+        11,
+        &["zakarpattia", "transcarpathia", "zakarpattya", "uzhhorod"],
+    ),
+    (
+        12,
+        &["zaporizhzhia", "zaporizhia", "zaporizhzhya", "zaporozhye"],
+    ),
     (13, &["ivano-frankivsk"]),
     (15, &["kirovohrad", "kropyvnytskyi"]),
     (16, &["luhansk", "lugansk"]),
@@ -551,8 +575,19 @@ pub fn en_mentions(text: &str) -> Vec<EnMention> {
                     || next.is_some_and(|n| {
                         matches!(
                             n,
-                            "said" | "says" | "has" | "had" | "will" | "would" | "is" | "was"
-                                | "claimed" | "claims" | "warned" | "accused" | "wants"
+                            "said"
+                                | "says"
+                                | "has"
+                                | "had"
+                                | "will"
+                                | "would"
+                                | "is"
+                                | "was"
+                                | "claimed"
+                                | "claims"
+                                | "warned"
+                                | "accused"
+                                | "wants"
                         )
                     }));
             if metonymy && !followed_by_way(&lower, i) {
@@ -569,7 +604,11 @@ pub fn en_mentions(text: &str) -> Vec<EnMention> {
                 end,
                 region: ua_target(id),
             });
-            i += if with_region || followed_by_city { 2 } else { 1 };
+            i += if with_region || followed_by_city {
+                2
+            } else {
+                1
+            };
             continue;
         }
         if let Some((_, name, cc)) = FOREIGN.iter().find(|(k, _, _)| *k == w) {
@@ -647,7 +686,10 @@ mod tests {
     #[test]
     fn normalises_hashtags_and_names() {
         assert_eq!(normalise("#Київська_область"), "київська область");
-        assert_eq!(normalise("Куп’янський район"), normalise("#Купянський_район"));
+        assert_eq!(
+            normalise("Куп’янський район"),
+            normalise("#Купянський_район")
+        );
         assert_eq!(
             normalise("м. Харків та Харківська територіальна громада"),
             normalise("#м_Харків_та_Харківська_територіальна_громада")
@@ -657,8 +699,14 @@ mod tests {
     #[test]
     fn top_level_resolves_official_and_bare_names() {
         let g = Gazetteer::top_level();
-        assert_eq!(resolve(&g, "Київська область", None).map(|p| p.id), Some(14));
-        assert_eq!(resolve(&g, "#Київська_область", None).map(|p| p.id), Some(14));
+        assert_eq!(
+            resolve(&g, "Київська область", None).map(|p| p.id),
+            Some(14)
+        );
+        assert_eq!(
+            resolve(&g, "#Київська_область", None).map(|p| p.id),
+            Some(14)
+        );
         assert_eq!(resolve(&g, "м. Київ", None).map(|p| p.id), Some(31));
         assert_eq!(resolve(&g, "Kharkiv Oblast", None).map(|p| p.id), Some(22));
         assert!(resolve(&g, "Нарнія", None).is_none());
@@ -666,8 +714,16 @@ mod tests {
 
     #[test]
     fn ukrainian_colloquial_forms() {
-        let ids = |t: &str| uk_oblast_mentions(t).into_iter().map(|m| m.2).collect::<Vec<_>>();
-        assert_eq!(ids("Основні напрямки удару - Одещина, Київщина."), vec![18, 14]);
+        let ids = |t: &str| {
+            uk_oblast_mentions(t)
+                .into_iter()
+                .map(|m| m.2)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            ids("Основні напрямки удару - Одещина, Київщина."),
+            vec![18, 14]
+        );
         assert_eq!(ids("у Харківській області та на Сумщині"), vec![22, 20]);
         assert_eq!(ids("Більшість дронів у бік столиці"), vec![31]);
     }
@@ -681,7 +737,9 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         assert_eq!(
-            ids("restrictions would apply to Kyiv, the Kyiv region, Odesa, Dnipro and the Donetsk regions."),
+            ids(
+                "restrictions would apply to Kyiv, the Kyiv region, Odesa, Dnipro and the Donetsk regions."
+            ),
             vec![Some(31), Some(14), Some(18), Some(9), Some(28)]
         );
         assert_eq!(ids("Kyiv and Kharkiv regions"), vec![Some(14), Some(22)]);

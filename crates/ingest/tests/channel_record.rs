@@ -67,15 +67,25 @@ fn rebuilds_the_official_record() {
     assert_eq!(messages.len(), 52_933);
     let first = messages.iter().find_map(Message::posted);
     let intervals = rebuild_intervals(&messages, &lookup);
-    let unresolved = intervals.iter().filter(|i| i.region.id.is_none() && !i.test).count();
+    let unresolved = intervals
+        .iter()
+        .filter(|i| i.region.id.is_none() && !i.test)
+        .count();
     let record: Vec<RecordInterval> = load_record(&lookup)
         .into_iter()
-        .filter(|r| in_export_period(r.start) && first.is_some_and(|f| r.start >= f - chrono::Duration::seconds(60)))
+        .filter(|r| {
+            in_export_period(r.start)
+                && first.is_some_and(|f| r.start >= f - chrono::Duration::seconds(60))
+        })
         .collect();
-    let report = compare_with_record(&intervals, &record, &messages, 60);
+    let report = compare_with_record(&intervals, &record, &messages, &lookup, 60);
 
     println!("channel reader vs official record (official_data_en.csv), start within 60 s");
-    println!("  rebuilt intervals: {} ({} with an unresolved region)", intervals.len(), unresolved);
+    println!(
+        "  rebuilt intervals: {} ({} with an unresolved region)",
+        intervals.len(),
+        unresolved
+    );
     println!("  record intervals in the export period: {}", report.total);
     println!(
         "  matched: {} ({:.2}% of all; {:.2}% of those whose time the export covers)",
@@ -87,6 +97,7 @@ fn rebuilds_the_official_record() {
         Unmatched::ExportGap,
         Unmatched::RecordRegionUnknown,
         Unmatched::StartTimeDiffers,
+        Unmatched::AmbiguousName,
         Unmatched::RegionNotInMessages,
     ] {
         println!("  unmatched, {:?}: {}", why, report.count(why));
@@ -105,6 +116,10 @@ fn rebuilds_the_official_record() {
         println!("    ExportGap: {day}: {n} intervals start where the export lacks messages");
     }
     assert!(report.total > 20_000);
-    assert!(report.covered_ratio() >= 0.99, "matched {:.4}", report.covered_ratio());
+    assert!(
+        report.covered_ratio() >= 0.99,
+        "matched {:.4}",
+        report.covered_ratio()
+    );
     assert_eq!(report.count(Unmatched::RecordRegionUnknown), 0);
 }
