@@ -9,6 +9,9 @@
 //! crosswalk (hromadas and raions) until the core registry is wired in.
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use tryvoga_core::region::{Level as CoreLevel, Registry};
 
 use crate::model::{RegionRef, TargetRegion};
 use crate::numbers::fold;
@@ -137,6 +140,10 @@ fn level_hint(normalised: &str) -> Option<Level> {
 pub struct Gazetteer {
     places: Vec<Place>,
     by_id: HashMap<u32, usize>,
+    /// Official names only: an alias must not shadow another region's official name
+    /// (the registry lists "Первомайська територіальна громада" as an alias of the city
+    /// hromada of Первомайськ, while a hromada of that very name exists in the same oblast).
+    by_primary: HashMap<String, Vec<usize>>,
     by_full: HashMap<String, Vec<usize>>,
     by_bare: HashMap<String, Vec<usize>>,
 }
@@ -176,7 +183,43 @@ pub const TOP_LEVEL: &[(u32, &str, &str)] = &[
     (31, "м. Київ", "Kyiv"),
 ];
 
+static EMBEDDED: LazyLock<Gazetteer> =
+    LazyLock::new(|| Gazetteer::from_registry(Registry::embedded()));
+
 impl Gazetteer {
+    /// The project's registry (`data/regions.json`, embedded in `tryvoga-core`), indexed for the
+    /// forms the texts use.
+    pub fn embedded() -> &'static Gazetteer {
+        &EMBEDDED
+    }
+
+    /// Every region of a registry, with its aliases, plus the top-level English short names.
+    pub fn from_registry(registry: &Registry) -> Self {
+        let mut g = Gazetteer::default();
+        for r in registry.regions() {
+            g.add(Place {
+                id: r.id.0,
+                level: match r.level {
+                    CoreLevel::Oblast => Level::Oblast,
+                    CoreLevel::Raion => Level::Raion,
+                    CoreLevel::Hromada => Level::Hromada,
+                },
+                parent: r.parent.map(|p| p.0),
+                oblast: r.oblast.0,
+                name_uk: r.name_uk.clone(),
+                name_en: r.name_en.clone(),
+            });
+            for a in &r.aliases {
+                g.alias(r.id.0, a);
+            }
+        }
+        for &(id, uk, en) in TOP_LEVEL {
+            g.alias(id, uk);
+            g.alias(id, en);
+        }
+        g
+    }
+
     /// Only the 27 top-level units; enough for news and Air Force summaries.
     pub fn top_level() -> Self {
         let mut g = Gazetteer::default();
@@ -240,6 +283,10 @@ impl Gazetteer {
         let names = [place.name_uk.clone(), place.name_en.clone()];
         self.places.push(place);
         for n in names {
+            let e = self.by_primary.entry(normalise(&n)).or_default();
+            if !e.contains(&idx) {
+                e.push(idx);
+            }
             self.index(idx, &n);
         }
     }
@@ -299,7 +346,11 @@ impl RegionLookup for Gazetteer {
 
     fn find(&self, name: &str) -> Vec<Place> {
         let full = normalise(name);
-        if let Some(ix) = self.by_full.get(&full) {
+        if let Some(ix) = self
+            .by_primary
+            .get(&full)
+            .or_else(|| self.by_full.get(&full))
+        {
             return ix.iter().map(|&i| self.places[i].clone()).collect();
         }
         let hint = level_hint(&full);

@@ -63,22 +63,23 @@ fn in_export_period(t: DateTime<Utc>) -> bool {
 #[test]
 fn rebuilds_the_official_record() {
     let lookup = common::gazetteer();
+    let lookup: &dyn RegionLookup = lookup;
     let messages = load_export();
     assert_eq!(messages.len(), 52_933);
     let first = messages.iter().find_map(Message::posted);
-    let intervals = rebuild_intervals(&messages, &lookup);
+    let intervals = rebuild_intervals(&messages, lookup);
     let unresolved = intervals
         .iter()
         .filter(|i| i.region.id.is_none() && !i.test)
         .count();
-    let record: Vec<RecordInterval> = load_record(&lookup)
+    let record: Vec<RecordInterval> = load_record(lookup)
         .into_iter()
         .filter(|r| {
             in_export_period(r.start)
                 && first.is_some_and(|f| r.start >= f - chrono::Duration::seconds(60))
         })
         .collect();
-    let report = compare_with_record(&intervals, &record, &messages, &lookup, 60);
+    let report = compare_with_record(&intervals, &record, &messages, lookup, 60);
 
     println!("channel reader vs official record (official_data_en.csv), start within 60 s");
     println!(

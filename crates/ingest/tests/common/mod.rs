@@ -15,7 +15,12 @@ pub fn read_shared(rel: &str) -> String {
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("reading {}: {e}", p.display()))
 }
 
-/// Regions from the region-id crosswalk (oblasts, raions, hromadas).
-pub fn gazetteer() -> Gazetteer {
+/// The project's registry (oblasts, raions, hromadas).
+pub fn gazetteer() -> &'static Gazetteer {
+    Gazetteer::embedded()
+}
+
+/// The region-id crosswalk, as a cross-check of the registry.
+pub fn crosswalk() -> Gazetteer {
     Gazetteer::from_crosswalk_csv(&read_shared("data/region-ids/region_ids_crosswalk.csv"))
 }
