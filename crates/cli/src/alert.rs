@@ -3,9 +3,7 @@
 use anyhow::{Result, anyhow};
 use clap::Subcommand;
 use serde_json::{Value, json};
-use tryvoga_core::{
-    Actor, AlertId, AlertLevel, AlertStatus, AlertType, Command, Registry, Role,
-};
+use tryvoga_core::{Actor, AlertId, AlertLevel, AlertStatus, AlertType, Command, Registry, Role};
 use tryvoga_store::{Access, CommandError, Store};
 
 use crate::output::{ALERT_HEADER, alert_rows, print_json, stdout_is_terminal, table};
@@ -65,7 +63,12 @@ fn offline_actor() -> Actor {
 }
 
 fn offline(db: &std::path::Path, command: Command, key: Option<String>) -> Result<Value> {
-    let store = Store::open(db, Registry::embedded(), Access::Exclusive, Box::new(|_, _| {}))?;
+    let store = Store::open(
+        db,
+        Registry::embedded(),
+        Access::Exclusive,
+        Box::new(|_, _| {}),
+    )?;
     let rt = crate::runtime()?;
     let accepted = rt
         .block_on(store.command(offline_actor(), command, key))
@@ -110,7 +113,8 @@ pub fn run(cmd: AlertCommand) -> Result<()> {
         } => {
             let alert = match target.place()? {
                 Place::Server(client) => {
-                    let mut body = json!({ "region": region, "type": alert_type, "status": status });
+                    let mut body =
+                        json!({ "region": region, "type": alert_type, "status": status });
                     if let Some(l) = &level {
                         body["level"] = json!(l);
                     }

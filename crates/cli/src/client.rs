@@ -22,7 +22,9 @@ impl Client {
     }
 
     fn request(&self, method: &str, path: &str) -> ureq::Request {
-        let mut r = self.agent.request(method, &format!("{}{}", self.base, path));
+        let mut r = self
+            .agent
+            .request(method, &format!("{}{}", self.base, path));
         if let Some(t) = &self.token {
             r = r.set("Authorization", &format!("Bearer {t}"));
         }
@@ -67,7 +69,9 @@ pub fn describe_error(status: u16, body: &Value) -> String {
     let mut text = format!(
         "{status} {}: {}",
         error["code"].as_str().unwrap_or("error"),
-        error["message"].as_str().unwrap_or("the server gave no reason")
+        error["message"]
+            .as_str()
+            .unwrap_or("the server gave no reason")
     );
     if let Some(candidates) = error["candidates"].as_array().filter(|c| !c.is_empty()) {
         text.push_str("\ncandidates:");

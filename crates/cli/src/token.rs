@@ -37,7 +37,12 @@ pub enum TokenCommand {
 }
 
 fn open_shared(db: &std::path::Path) -> Result<Store> {
-    Ok(Store::open(db, Registry::embedded(), Access::Shared, Box::new(|_, _| {}))?)
+    Ok(Store::open(
+        db,
+        Registry::embedded(),
+        Access::Shared,
+        Box::new(|_, _| {}),
+    )?)
 }
 
 fn region_list(text: &str) -> Result<Vec<RegionId>> {
@@ -49,7 +54,10 @@ fn region_list(text: &str) -> Result<Vec<RegionId>> {
             registry.resolve(name).map(|r| r.id).map_err(|e| {
                 let mut msg = format!("--regions: {e}");
                 for c in e.candidates() {
-                    msg.push_str(&format!("\n  {:>6}  {} / {} ({})", c.id, c.name_uk, c.name_en, c.oblast));
+                    msg.push_str(&format!(
+                        "\n  {:>6}  {} / {} ({})",
+                        c.id, c.name_uk, c.name_en, c.oblast
+                    ));
                 }
                 anyhow!(msg)
             })
@@ -134,7 +142,12 @@ pub fn run(cmd: TokenCommand) -> Result<()> {
                         t["name"].as_str().unwrap_or("").to_string(),
                         t["role"].as_str().unwrap_or("").to_string(),
                         regions.join(", "),
-                        if t["revoked_at"].is_null() { "live" } else { "revoked" }.to_string(),
+                        if t["revoked_at"].is_null() {
+                            "live"
+                        } else {
+                            "revoked"
+                        }
+                        .to_string(),
                     ]
                 })
                 .collect();

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::alert::{Alert, AlertId, AlertLevel, AlertStatus, AlertType};
-use crate::region::{Registry, RegionId};
+use crate::region::{RegionId, Registry};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -95,10 +95,7 @@ pub enum Refusal {
     #[error("{0}")]
     NotFound(String),
     #[error("{message}")]
-    Conflict {
-        message: String,
-        alert: Box<Alert>,
-    },
+    Conflict { message: String, alert: Box<Alert> },
     /// The alert named has already ended or been cancelled.
     #[error("{0}")]
     Ended(String),

@@ -42,8 +42,15 @@ fn word_hint(word: &str) -> Option<LevelHint> {
             LevelHint::Oblast
         }
         "район" | "р-н" | "raion" | "rayon" | "district" => LevelHint::Raion,
-        "громада" | "територіальна" | "тг" | "hromada" | "terytorialna" | "community"
-        | "territorial" | "otg" | "отг" => LevelHint::Hromada,
+        "громада"
+        | "територіальна"
+        | "тг"
+        | "hromada"
+        | "terytorialna"
+        | "community"
+        | "territorial"
+        | "otg"
+        | "отг" => LevelHint::Hromada,
         "м" | "місто" | "city" | "misto" | "m" => LevelHint::City,
         _ => return None,
     })
@@ -94,8 +101,14 @@ mod tests {
 
     #[test]
     fn apostrophes_and_case_fold() {
-        assert_eq!(normalise("Кам’янець-Подільський район").bare, "камянець подільський");
-        assert_eq!(normalise("КАМ'ЯНЕЦЬ-ПОДІЛЬСЬКИЙ").bare, "камянець подільський");
+        assert_eq!(
+            normalise("Кам’янець-Подільський район").bare,
+            "камянець подільський"
+        );
+        assert_eq!(
+            normalise("КАМ'ЯНЕЦЬ-ПОДІЛЬСЬКИЙ").bare,
+            "камянець подільський"
+        );
     }
 
     #[test]

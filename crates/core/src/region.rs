@@ -106,9 +106,8 @@ pub enum ResolveError {
 impl ResolveError {
     pub fn candidates(&self) -> &[Candidate] {
         match self {
-            ResolveError::Unknown { candidates, .. } | ResolveError::Ambiguous { candidates, .. } => {
-                candidates
-            }
+            ResolveError::Unknown { candidates, .. }
+            | ResolveError::Ambiguous { candidates, .. } => candidates,
         }
     }
 }
@@ -156,10 +155,16 @@ impl Registry {
 
     pub fn from_json(json: &str) -> Result<Registry, RegistryError> {
         let file: RegistryFile = serde_json::from_str(json)?;
-        Registry::new(file.regions, file.oblast_order.into_iter().map(RegionId).collect())
+        Registry::new(
+            file.regions,
+            file.oblast_order.into_iter().map(RegionId).collect(),
+        )
     }
 
-    pub fn new(regions: Vec<Region>, oblast_order: Vec<RegionId>) -> Result<Registry, RegistryError> {
+    pub fn new(
+        regions: Vec<Region>,
+        oblast_order: Vec<RegionId>,
+    ) -> Result<Registry, RegistryError> {
         let mut by_id = HashMap::with_capacity(regions.len());
         for (i, r) in regions.iter().enumerate() {
             if by_id.insert(r.id, i).is_some() {
@@ -337,7 +342,10 @@ impl Registry {
             }),
             _ => Err(ResolveError::Ambiguous {
                 input: trimmed.to_string(),
-                candidates: bare.iter().map(|&i| self.candidate(&self.regions[i])).collect(),
+                candidates: bare
+                    .iter()
+                    .map(|&i| self.candidate(&self.regions[i]))
+                    .collect(),
             }),
         }
     }

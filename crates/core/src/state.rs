@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::alert::{Alert, AlertId, AlertLevel, AlertStatus, AlertType, Origin};
 use crate::command::{Actor, Command, MAX_TEXT_CHARS, Refusal};
 use crate::event::{Event, EventBody};
-use crate::region::{Registry, RegionId};
+use crate::region::{RegionId, Registry};
 
 /// A region's status for one alert type: the A/P/N of the IoT strings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -132,6 +132,21 @@ impl State {
         seq: u64,
         now: DateTime<Utc>,
     ) -> Result<Event, Refusal> {
+        self.decide_as(registry, actor, command, Origin::Live, seq, now)
+    }
+
+    /// As [`State::decide`], for a command that does not come from a person now: an alert it
+    /// starts carries `origin`, so that every output can tell a replayed record from a live one.
+    /// The rules are the same whatever the origin.
+    pub fn decide_as(
+        &self,
+        registry: &Registry,
+        actor: &Actor,
+        command: &Command,
+        origin: Origin,
+        seq: u64,
+        now: DateTime<Utc>,
+    ) -> Result<Event, Refusal> {
         let body = match command {
             Command::StartAlert {
                 region,
@@ -177,7 +192,7 @@ impl State {
                         note: note.clone(),
                         issuer: Some(actor.name.clone()),
                         seq,
-                        origin: Origin::Live,
+                        origin,
                     },
                 }
             }

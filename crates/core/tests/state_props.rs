@@ -49,7 +49,11 @@ enum Op {
 }
 
 fn op() -> impl Strategy<Value = Op> {
-    let level = prop_oneof![Just(None), Just(Some(AlertLevel::Red)), Just(Some(AlertLevel::Yellow))];
+    let level = prop_oneof![
+        Just(None),
+        Just(Some(AlertLevel::Red)),
+        Just(Some(AlertLevel::Yellow))
+    ];
     prop_oneof![
         4 => (prop::sample::select(REGION_IDS), 0..2usize, 0..3usize, level.clone())
             .prop_map(|(r, t, s, l)| Op::Start(r, t, s, l)),
@@ -173,7 +177,11 @@ proptest! {
 #[test]
 fn drills_never_change_public_status() {
     let registry = small_registry();
-    let (state, log) = run(&registry, &admin(), &[Op::Start(1, 0, 1, None), Op::Start(2, 0, 2, None)]);
+    let (state, log) = run(
+        &registry,
+        &admin(),
+        &[Op::Start(1, 0, 1, None), Op::Start(2, 0, 2, None)],
+    );
     assert_eq!(log.len(), 2);
     assert!(state.statuses(&registry, |_| true).is_empty());
 }
@@ -189,7 +197,11 @@ fn hromada_alert_makes_raion_and_oblast_partial_and_oblast_alert_covers_all() {
     assert_eq!(s(101), Status::None);
     assert_eq!(s(2), Status::None);
 
-    let (state, _) = run(&registry, &admin(), &[Op::Start(2, 0, 0, Some(AlertLevel::Yellow))]);
+    let (state, _) = run(
+        &registry,
+        &admin(),
+        &[Op::Start(2, 0, 0, Some(AlertLevel::Yellow))],
+    );
     for d in registry.descendants(RegionId(2)) {
         assert_eq!(state.status_of(&registry, d, |_| true), Status::Active);
     }
@@ -211,7 +223,11 @@ fn issuer_scope_covers_descendants_only() {
         status: AlertStatus::Actual,
         note: None,
     };
-    assert!(state.decide(&registry, &issuer, &start(101), 1, t0()).is_ok());
+    assert!(
+        state
+            .decide(&registry, &issuer, &start(101), 1, t0())
+            .is_ok()
+    );
     assert!(matches!(
         state.decide(&registry, &issuer, &start(1), 1, t0()),
         Err(Refusal::Forbidden(_))
@@ -220,7 +236,10 @@ fn issuer_scope_covers_descendants_only() {
         state.decide(&registry, &issuer, &start(200), 1, t0()),
         Err(Refusal::Forbidden(_))
     ));
-    let reader = Actor { role: Role::Reader, ..issuer };
+    let reader = Actor {
+        role: Role::Reader,
+        ..issuer
+    };
     assert!(matches!(
         state.decide(&registry, &reader, &start(101), 1, t0()),
         Err(Refusal::Forbidden(_))
@@ -238,7 +257,13 @@ fn second_alert_of_a_kind_conflicts_and_ended_alert_cannot_end_again() {
     assert!(matches!(refused, Err(Refusal::NotFound(_))));
 
     let (state, _) = run(&registry, &admin(), &[Op::Start(1, 0, 0, None)]);
-    match state.decide(&registry, &admin(), &to_command(&Op::Start(1, 0, 0, None)), 2, t0()) {
+    match state.decide(
+        &registry,
+        &admin(),
+        &to_command(&Op::Start(1, 0, 0, None)),
+        2,
+        t0(),
+    ) {
         Err(Refusal::Conflict { alert, .. }) => assert_eq!(alert.id, AlertId(1)),
         other => panic!("expected conflict, got {other:?}"),
     }
@@ -248,12 +273,19 @@ fn second_alert_of_a_kind_conflicts_and_ended_alert_cannot_end_again() {
 fn cancel_needs_a_reason_and_is_kept_flagged() {
     let registry = small_registry();
     let (state, _) = run(&registry, &admin(), &[Op::Start(1, 0, 0, None)]);
-    let no_reason = Command::CancelAlert { id: AlertId(1), reason: "  ".into() };
+    let no_reason = Command::CancelAlert {
+        id: AlertId(1),
+        reason: "  ".into(),
+    };
     assert!(matches!(
         state.decide(&registry, &admin(), &no_reason, 2, t0()),
         Err(Refusal::Invalid(_))
     ));
-    let (_, log) = run(&registry, &admin(), &[Op::Start(1, 0, 0, None), Op::Cancel(1)]);
+    let (_, log) = run(
+        &registry,
+        &admin(),
+        &[Op::Start(1, 0, 0, None), Op::Cancel(1)],
+    );
     let alert = log[1].body.alert().expect("alert event");
     assert!(alert.cancelled);
     assert_eq!(alert.cancel_reason.as_deref(), Some("false alarm"));

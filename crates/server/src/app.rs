@@ -69,10 +69,8 @@ impl App {
             }
         };
         if !need.contains(&actor.role) {
-            let e = ApiError::forbidden(format!(
-                "a {} token may not {action}",
-                actor.role.as_str()
-            ));
+            let e =
+                ApiError::forbidden(format!("a {} token may not {action}", actor.role.as_str()));
             self.refuse(Some(&actor), action, None, &e);
             return Err(e);
         }
@@ -80,7 +78,13 @@ impl App {
     }
 
     /// Writes a refusal that happened before the core saw the command into the audit trail.
-    pub fn refuse(&self, actor: Option<&Actor>, action: &str, request: Option<&[u8]>, e: &ApiError) {
+    pub fn refuse(
+        &self,
+        actor: Option<&Actor>,
+        action: &str,
+        request: Option<&[u8]>,
+        e: &ApiError,
+    ) {
         self.store.audit(AuditEntry {
             token: actor.map(|a| a.name.clone()),
             action: action.to_string(),
@@ -129,7 +133,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         return Err(ApiError::bad_request("the request needs a JSON body"));
     }
     serde_json::from_slice(bytes).map_err(|e| {
-        let code = if e.is_data() { "invalid" } else { "malformed_json" };
+        let code = if e.is_data() {
+            "invalid"
+        } else {
+            "malformed_json"
+        };
         let status = if e.is_data() {
             StatusCode::UNPROCESSABLE_ENTITY
         } else {

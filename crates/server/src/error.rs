@@ -119,9 +119,11 @@ impl From<CommandError> for ApiError {
     fn from(e: CommandError) -> ApiError {
         match e {
             CommandError::Refused(r) => r.into(),
-            CommandError::KeyReused(_) => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused", e.to_string())
-            }
+            CommandError::KeyReused(_) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                e.to_string(),
+            ),
             CommandError::Store(s) => s.into(),
         }
     }

@@ -104,7 +104,8 @@ impl Hub {
     /// Sets the log position the hub starts from, before anything is published.
     pub fn start_at(&self, last_seq: u64, last_event_ms: i64) {
         self.last_seq.fetch_max(last_seq, Ordering::AcqRel);
-        self.last_event_ms.fetch_max(last_event_ms, Ordering::AcqRel);
+        self.last_event_ms
+            .fetch_max(last_event_ms, Ordering::AcqRel);
     }
 
     /// Called by the writer after each commit, in sequence order.

@@ -30,7 +30,11 @@ impl Default for Options {
 }
 
 /// Opens the record at `db` for serving: the store, with the fan-out hub as its publisher.
-pub fn open(db: &Path, registry: &'static Registry, options: Options) -> Result<SharedApp, StoreError> {
+pub fn open(
+    db: &Path,
+    registry: &'static Registry,
+    options: Options,
+) -> Result<SharedApp, StoreError> {
     let hub = Arc::new(Hub::new(0, 0));
     let publisher = Arc::clone(&hub);
     let store = Store::open(

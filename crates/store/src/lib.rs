@@ -47,9 +47,7 @@ pub enum StoreError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error(
-        "{0} is in use by a running server; send the command through it with --server instead"
-    )]
+    #[error("{0} is in use by a running server; send the command through it with --server instead")]
     Busy(PathBuf),
 }
 

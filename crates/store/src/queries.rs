@@ -73,7 +73,10 @@ pub fn alerts(conn: &Connection, q: &AlertQuery) -> Result<Vec<Alert>, StoreErro
     let mut sql = String::from("SELECT json FROM alerts WHERE 1 = 1");
     let mut args: Vec<Value> = Vec::new();
     if let Some(regions) = &q.regions {
-        sql.push_str(&format!(" AND region_id IN ({})", placeholders(regions.len())));
+        sql.push_str(&format!(
+            " AND region_id IN ({})",
+            placeholders(regions.len())
+        ));
         args.extend(regions.iter().map(|r| Value::Integer(r.0.into())));
     }
     if let Some(types) = &q.types {
@@ -128,9 +131,7 @@ pub fn token_by_hash(conn: &Connection, hash: &str) -> Result<Option<TokenInfo>,
         "SELECT id, name, role, scope, created_ms, revoked_ms FROM tokens
          WHERE hash = ?1 AND revoked_ms IS NULL",
     )?;
-    stmt.query_row([hash], token_row)
-        .optional()?
-        .transpose()
+    stmt.query_row([hash], token_row).optional()?.transpose()
 }
 
 pub fn tokens(conn: &Connection) -> Result<Vec<TokenInfo>, StoreError> {
@@ -202,8 +203,7 @@ pub fn audit(conn: &Connection, limit: usize) -> Result<Vec<AuditRecord>, StoreE
 
 /// Active alerts as the materialised table has them; used to rebuild the state at start.
 pub fn active_alerts(conn: &Connection) -> Result<Vec<Alert>, StoreError> {
-    let mut stmt =
-        conn.prepare("SELECT json FROM alerts WHERE ended_ms IS NULL ORDER BY id")?;
+    let mut stmt = conn.prepare("SELECT json FROM alerts WHERE ended_ms IS NULL ORDER BY id")?;
     let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
     let mut out = Vec::new();
     for json in rows {

@@ -59,6 +59,18 @@ CREATE TABLE idempotency (
     seq          INTEGER NOT NULL,
     PRIMARY KEY (token, key)
 );
+"#, r#"
+-- Imported history: one key per dataset row, so that re-running an import adds nothing.
+CREATE TABLE imported (
+    source      TEXT NOT NULL,
+    region_id   INTEGER NOT NULL,
+    type        TEXT NOT NULL,
+    started_ms  INTEGER NOT NULL,
+    alert_id    INTEGER NOT NULL,
+    file        TEXT NOT NULL,
+    line        INTEGER NOT NULL,
+    PRIMARY KEY (source, region_id, type, started_ms)
+) WITHOUT ROWID;
 "#];
 
 pub const VERSION: i64 = MIGRATIONS.len() as i64;

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use tryvoga_core::{Role, RegionId};
+use tryvoga_core::{RegionId, Role};
 
 /// Every token starts with this, so a leaked one is recognisable in logs and scanners.
 pub const PREFIX: &str = "tv_";

@@ -88,7 +88,10 @@ enum Pending {
         oneshot::Sender<Result<(TokenInfo, String), StoreError>>,
         Result<(TokenInfo, String), StoreError>,
     ),
-    Revoke(oneshot::Sender<Result<bool, StoreError>>, Result<bool, StoreError>),
+    Revoke(
+        oneshot::Sender<Result<bool, StoreError>>,
+        Result<bool, StoreError>,
+    ),
     None,
 }
 
@@ -115,7 +118,13 @@ impl Writer {
         };
         let mut pending = Vec::with_capacity(batch.len());
         for request in batch {
-            pending.push(handle(&tx, self.registry, &mut working, &mut events, request));
+            pending.push(handle(
+                &tx,
+                self.registry,
+                &mut working,
+                &mut events,
+                request,
+            ));
         }
         if let Err(e) = tx.commit() {
             let e = StoreError::from(e);
@@ -273,9 +282,9 @@ fn run_command(
             if earlier_fingerprint != fingerprint {
                 return Err(CommandError::KeyReused(key.clone()));
             }
-            let event = crate::queries::event_at(conn, seq as u64)?.ok_or(
-                StoreError::Corrupt(format!("idempotency key points at missing event {seq}")),
-            )?;
+            let event = crate::queries::event_at(conn, seq as u64)?.ok_or(StoreError::Corrupt(
+                format!("idempotency key points at missing event {seq}"),
+            ))?;
             return Ok(Accepted {
                 event,
                 replayed: true,
@@ -352,7 +361,9 @@ pub(crate) fn append(conn: &Connection, event: &Event) -> Result<(), StoreError>
                 ms(alert.started_at),
                 alert.ended_at.map(ms),
                 alert.cancelled,
-                serde_json::to_value(alert.origin)?.as_str().unwrap_or("live"),
+                serde_json::to_value(alert.origin)?
+                    .as_str()
+                    .unwrap_or("live"),
                 event.seq as i64,
                 serde_json::to_string(alert)?
             ],
@@ -375,7 +386,11 @@ fn audit(
             entry.token,
             entry.action,
             entry.request,
-            if entry.code == "ok" { "accepted" } else { "refused" },
+            if entry.code == "ok" {
+                "accepted"
+            } else {
+                "refused"
+            },
             entry.code,
             entry.reason,
             seq.map(|s| s as i64)
@@ -414,7 +429,13 @@ fn create_token(
     let scope = serde_json::to_string(&token.regions)?;
     conn.execute(
         "INSERT INTO tokens (name, hash, role, scope, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![name, tokens::hash(&secret), token.role.as_str(), scope, ms(now)],
+        params![
+            name,
+            tokens::hash(&secret),
+            token.role.as_str(),
+            scope,
+            ms(now)
+        ],
     )?;
     let info = TokenInfo {
         id: conn.last_insert_rowid(),

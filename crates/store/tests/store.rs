@@ -47,7 +47,9 @@ async fn commands_are_durable_gapless_and_restored_on_reopen() {
     let mut handles = Vec::new();
     for region in [14u32, 31] {
         let s = store.clone();
-        handles.push(tokio::spawn(async move { s.command(admin(), start(region), None).await }));
+        handles.push(tokio::spawn(async move {
+            s.command(admin(), start(region), None).await
+        }));
     }
     for h in handles {
         h.await.unwrap().expect("accepted");
@@ -57,7 +59,11 @@ async fn commands_are_durable_gapless_and_restored_on_reopen() {
         .await
         .expect("end accepted");
     assert_eq!(ended.event.seq, 3);
-    assert_eq!(published.lock().unwrap().len(), 3, "every commit is published");
+    assert_eq!(
+        published.lock().unwrap().len(),
+        3,
+        "every commit is published"
+    );
     let before = store.state();
     drop(store);
 
@@ -106,14 +112,21 @@ async fn refusals_are_audited_and_change_nothing() {
     let lviv = 27;
     let refused = store.command(issuer.clone(), start(lviv), None).await;
     assert!(matches!(refused, Err(CommandError::Refused(_))));
-    store.command(issuer.clone(), start(14), None).await.unwrap();
+    store
+        .command(issuer.clone(), start(14), None)
+        .await
+        .unwrap();
     let conflict = store.command(issuer, start(14), None).await;
     assert!(matches!(conflict, Err(CommandError::Refused(_))));
     let audit = store.read(|c| queries::audit(c, 10)).unwrap();
     let codes: Vec<&str> = audit.iter().rev().map(|a| a.code.as_str()).collect();
     assert_eq!(codes, vec!["forbidden", "ok", "conflict"]);
-    assert!(audit.iter().all(|a| a.token.as_deref() == Some("kyiv-duty")));
-    assert_eq!(store.read(|c| queries::last_seq(c)).unwrap(), 1);
+    assert!(
+        audit
+            .iter()
+            .all(|a| a.token.as_deref() == Some("kyiv-duty"))
+    );
+    assert_eq!(store.read(queries::last_seq).unwrap(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -149,7 +162,12 @@ async fn a_second_exclusive_opener_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.db");
     let (_store, _) = open(&path);
-    let second = Store::open(&path, Registry::embedded(), Access::Exclusive, Box::new(|_, _| {}));
+    let second = Store::open(
+        &path,
+        Registry::embedded(),
+        Access::Exclusive,
+        Box::new(|_, _| {}),
+    );
     assert!(second.is_err());
 }
 
@@ -157,11 +175,17 @@ async fn a_second_exclusive_opener_is_refused() {
 async fn concurrent_commands_share_commits_and_stay_gapless() {
     let dir = tempfile::tempdir().unwrap();
     let (store, _) = open(&dir.path().join("t.db"));
-    let ids: Vec<u32> = Registry::embedded().regions().map(|r| r.id.0).take(200).collect();
+    let ids: Vec<u32> = Registry::embedded()
+        .regions()
+        .map(|r| r.id.0)
+        .take(200)
+        .collect();
     let mut handles = Vec::new();
     for id in ids.iter().copied() {
         let s = store.clone();
-        handles.push(tokio::spawn(async move { s.command(admin(), start(id), None).await }));
+        handles.push(tokio::spawn(async move {
+            s.command(admin(), start(id), None).await
+        }));
     }
     let mut seqs = Vec::new();
     for h in handles {

@@ -30,9 +30,7 @@ pub async fn create_token(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let actor = app
-        .audited_actor(&headers, "create_token", ADMINS)
-        .await?;
+    let actor = app.audited_actor(&headers, "create_token", ADMINS).await?;
     let parsed = body_bytes(body).and_then(|bytes| {
         let b: CreateBody = parse_json(&bytes)?;
         let role: Role = b
@@ -82,7 +80,9 @@ pub async fn revoke_token(
 ) -> Result<Response, ApiError> {
     let actor = app.audited_actor(&headers, "revoke_token", ADMINS).await?;
     if !app.store.revoke_token(&name).await? {
-        return Err(ApiError::not_found(format!("no live token is named {name:?}")));
+        return Err(ApiError::not_found(format!(
+            "no live token is named {name:?}"
+        )));
     }
     tracing::info!(name = %name, by = %actor.name, "token revoked");
     Ok(axum::Json(json!({ "revoked": name })).into_response())
@@ -102,6 +102,8 @@ pub async fn audit(
     app.audited_actor(&headers, "read_audit", ADMINS).await?;
     let Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let limit = q.limit.unwrap_or(100).clamp(1, 10_000);
-    let records = app.read(move |s| s.read(|c| queries::audit(c, limit))).await?;
+    let records = app
+        .read(move |s| s.read(|c| queries::audit(c, limit)))
+        .await?;
     Ok(axum::Json(json!({ "audit": records })).into_response())
 }

@@ -1,6 +1,6 @@
 //! `/api/v1/alerts`: raise, update, end and cancel alerts; the active set; the history.
 
-use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -71,7 +71,13 @@ pub fn region_from_json(app: &SharedApp, value: &Value) -> Result<RegionId, ApiE
 }
 
 fn word<T: std::str::FromStr<Err = tryvoga_core::UnknownWord>>(s: &str) -> Result<T, ApiError> {
-    s.parse().map_err(|e: tryvoga_core::UnknownWord| ApiError::invalid(e.to_string()))
+    s.parse()
+        .map_err(|e: tryvoga_core::UnknownWord| ApiError::invalid(e.to_string()))
+}
+
+fn alert_id(id: Result<Path<u64>, PathRejection>) -> Result<u64, ApiError> {
+    id.map(|Path(id)| id)
+        .map_err(|_| ApiError::bad_request("an alert id is a positive whole number"))
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
@@ -104,7 +110,11 @@ async fn execute(
         .alert()
         .ok_or_else(|| ApiError::internal("an alert command produced no alert"))?
         .clone();
-    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     let mut response = (status, axum::Json(&alert)).into_response();
     if created && let Ok(v) = HeaderValue::from_str(&format!("/api/v1/alerts/{}", alert.id)) {
         response.headers_mut().insert(header::LOCATION, v);
@@ -169,10 +179,11 @@ pub async fn start(
 
 pub async fn update(
     State(app): State<SharedApp>,
-    Path(id): Path<u64>,
+    id: Result<Path<u64>, PathRejection>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    let id = alert_id(id)?;
     let (actor, command, key) = prepare(&app, &headers, "update_alert", body, |_, bytes| {
         let b: UpdateBody = parse_json(bytes)?;
         let level = match b.level {
@@ -192,10 +203,11 @@ pub async fn update(
 
 pub async fn end(
     State(app): State<SharedApp>,
-    Path(id): Path<u64>,
+    id: Result<Path<u64>, PathRejection>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    let id = alert_id(id)?;
     let (actor, command, key) = prepare(&app, &headers, "end_alert", body, |_, bytes| {
         // An empty body or `{}` are both fine: ending needs nothing more.
         if !bytes.iter().all(u8::is_ascii_whitespace) {
@@ -209,10 +221,11 @@ pub async fn end(
 
 pub async fn cancel(
     State(app): State<SharedApp>,
-    Path(id): Path<u64>,
+    id: Result<Path<u64>, PathRejection>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    let id = alert_id(id)?;
     let (actor, command, key) = prepare(&app, &headers, "cancel_alert", body, |_, bytes| {
         let b: CancelBody = parse_json(bytes)?;
         Ok(Command::CancelAlert {
@@ -245,15 +258,20 @@ pub async fn active(
     let alert_type = q.alert_type.as_deref().map(word::<AlertType>).transpose()?;
     let state = app.store.state();
     let seq = state.last_seq();
-    let last_modified = DateTime::<Utc>::from_timestamp_millis(app.hub.last_event_ms())
-        .unwrap_or_default();
+    let last_modified =
+        DateTime::<Utc>::from_timestamp_millis(app.hub.last_event_ms()).unwrap_or_default();
     let etag = format!(
         "\"{seq}-{}-{}\"",
         status.map_or("all", |s| s.as_str()),
         alert_type.map_or("all", |t| t.as_str())
     );
     if not_modified(&headers, &etag, last_modified) {
-        return Ok(cached(StatusCode::NOT_MODIFIED, &etag, last_modified, Vec::new()));
+        return Ok(cached(
+            StatusCode::NOT_MODIFIED,
+            &etag,
+            last_modified,
+            Vec::new(),
+        ));
     }
     let alerts: Vec<&Alert> = state
         .active()
@@ -266,7 +284,10 @@ pub async fn active(
 }
 
 pub fn not_modified(headers: &HeaderMap, etag: &str, last_modified: DateTime<Utc>) -> bool {
-    if let Some(inm) = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
+    if let Some(inm) = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+    {
         return inm.split(',').any(|t| t.trim() == etag || t.trim() == "*");
     }
     if let Some(ims) = headers
@@ -287,7 +308,10 @@ fn cached(status: StatusCode, etag: &str, last_modified: DateTime<Utc>, body: Ve
     let mut r = (status, body).into_response();
     let h = r.headers_mut();
     if status == StatusCode::OK {
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
     }
     if let Ok(v) = HeaderValue::from_str(etag) {
         h.insert(header::ETAG, v);
@@ -348,12 +372,18 @@ pub async fn history(
     let query = AlertQuery {
         regions,
         types,
-        from: q.from.as_deref().map(|v| parse_time("from", v)).transpose()?,
+        from: q
+            .from
+            .as_deref()
+            .map(|v| parse_time("from", v))
+            .transpose()?,
         to: q.to.as_deref().map(|v| parse_time("to", v)).transpose()?,
         before_id: q.cursor,
         limit,
     };
-    let alerts = app.read(move |s| s.read(|c| queries::alerts(c, &query))).await?;
+    let alerts = app
+        .read(move |s| s.read(|c| queries::alerts(c, &query)))
+        .await?;
     let next_cursor = (alerts.len() == limit)
         .then(|| alerts.last().map(|a| a.id.0))
         .flatten();
@@ -362,9 +392,10 @@ pub async fn history(
 
 pub async fn get_one(
     State(app): State<SharedApp>,
-    Path(id): Path<u64>,
+    id: Result<Path<u64>, PathRejection>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let id = alert_id(id)?;
     app.check_read(&headers).await?;
     let alert = app
         .read(move |s| s.read(|c| queries::alert_by_id(c, id)))

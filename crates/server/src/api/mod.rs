@@ -17,14 +17,20 @@ pub fn router(app: SharedApp) -> Router {
     Router::new()
         .route("/api/v1/alerts", post(alerts::start).get(alerts::history))
         .route("/api/v1/alerts/active", get(alerts::active))
-        .route("/api/v1/alerts/{id}", get(alerts::get_one).patch(alerts::update))
+        .route(
+            "/api/v1/alerts/{id}",
+            get(alerts::get_one).patch(alerts::update),
+        )
         .route("/api/v1/alerts/{id}/end", post(alerts::end))
         .route("/api/v1/alerts/{id}/cancel", post(alerts::cancel))
         .route("/api/v1/regions", get(regions::list))
         .route("/api/v1/regions/{region}", get(regions::one))
         .route("/api/v1/events", get(stream::events))
         .route("/api/v1/stream", get(stream::stream))
-        .route("/api/v1/tokens", post(admin::create_token).get(admin::list_tokens))
+        .route(
+            "/api/v1/tokens",
+            post(admin::create_token).get(admin::list_tokens),
+        )
         .route("/api/v1/tokens/{name}", delete(admin::revoke_token))
         .route("/api/v1/audit", get(admin::audit))
         .route("/healthz", get(ops::healthz))

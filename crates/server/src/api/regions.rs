@@ -94,7 +94,10 @@ pub async fn one(
     let mut status = Map::new();
     for &t in AlertType::ALL {
         let s = state.status_of(registry, region.id, |a| a.alert_type == t);
-        status.insert(t.as_str().into(), serde_json::to_value(s).unwrap_or(Value::Null));
+        status.insert(
+            t.as_str().into(),
+            serde_json::to_value(s).unwrap_or(Value::Null),
+        );
     }
     let overall = state.status_of(registry, region.id, |_| true);
     let alerts: Vec<_> = state

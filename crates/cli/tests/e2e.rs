@@ -1,0 +1,550 @@
+//! End-to-end: the real binary, a fresh database, and the behaviour an issuer and a subscriber
+//! see through the native API and the command line.
+
+mod common;
+
+use std::collections::HashSet;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::{Value, json};
+
+const KYIV_OBLAST: u64 = 14;
+const KYIV_CITY: u64 = 31;
+const LVIV_OBLAST: u64 = 27;
+
+fn fresh() -> (tempfile::TempDir, Server, String) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = Server::start(&dir.path().join("tryvoga.db"));
+    let admin = server
+        .admin
+        .clone()
+        .expect("first run prints the admin token");
+    (dir, server, admin)
+}
+
+fn start_alert(server: &Server, token: &str, region: Value) -> Reply {
+    post(
+        &server.url("/api/v1/alerts"),
+        token,
+        &json!({ "region": region, "type": "air_raid" }),
+    )
+}
+
+fn next(rx: &std::sync::mpsc::Receiver<SseEvent>, within: Duration) -> SseEvent {
+    rx.recv_timeout(within)
+        .unwrap_or_else(|_| panic!("no event within {within:?}"))
+}
+
+#[test]
+fn stream_delivers_start_end_and_cancel_within_a_second() {
+    let (_dir, server, admin) = fresh();
+    let stream = subscribe(&server.url("/api/v1/stream"), None, 100);
+
+    let t = Instant::now();
+    let started = start_alert(&server, &admin, json!("Kyiv oblast"));
+    assert_eq!(started.status, 201, "{:?}", started.body);
+    let e = next(&stream, Duration::from_secs(1));
+    assert!(t.elapsed() < Duration::from_secs(1));
+    assert_eq!(e.event, "alert.started");
+    assert_eq!(e.data["alert"]["region"]["id"], KYIV_OBLAST);
+    assert_eq!(e.id, e.data["seq"].as_u64());
+    let id = started.body["id"].as_u64().expect("alert id");
+
+    let t = Instant::now();
+    let ended = post(
+        &server.url(&format!("/api/v1/alerts/{id}/end")),
+        &admin,
+        &json!({}),
+    );
+    assert_eq!(ended.status, 200, "{:?}", ended.body);
+    let e = next(&stream, Duration::from_secs(1));
+    assert!(t.elapsed() < Duration::from_secs(1));
+    assert_eq!(e.event, "alert.ended");
+    assert!(e.data["alert"]["ended_at"].is_string());
+
+    let second = start_alert(&server, &admin, json!(KYIV_CITY));
+    let id2 = second.body["id"].as_u64().expect("alert id");
+    assert_eq!(next(&stream, Duration::from_secs(1)).event, "alert.started");
+    let t = Instant::now();
+    let cancelled = post(
+        &server.url(&format!("/api/v1/alerts/{id2}/cancel")),
+        &admin,
+        &json!({ "reason": "sensor fault, no launch" }),
+    );
+    assert_eq!(cancelled.status, 200, "{:?}", cancelled.body);
+    let e = next(&stream, Duration::from_secs(1));
+    assert!(t.elapsed() < Duration::from_secs(1));
+    assert_eq!(e.event, "alert.cancelled");
+    assert_eq!(e.data["alert"]["cancelled"], true);
+    assert_eq!(e.data["alert"]["cancel_reason"], "sensor fault, no launch");
+
+    // The cancelled alert is kept in the record, flagged.
+    let kept = get(&server.url(&format!("/api/v1/alerts/{id2}")));
+    assert_eq!(kept.body["cancelled"], true);
+}
+
+#[test]
+fn a_resumed_subscriber_gets_a_contiguous_sequence() {
+    let (_dir, server, admin) = fresh();
+    let oblasts: Vec<u64> = get(&server.url("/api/v1/regions?level=oblast")).body["regions"]
+        .as_array()
+        .expect("regions")
+        .iter()
+        .filter_map(|r| r["id"].as_u64())
+        .collect();
+    // Reads three events, then hangs up.
+    let first = subscribe(&server.url("/api/v1/stream"), None, 3);
+    for &o in &oblasts[..3] {
+        assert_eq!(start_alert(&server, &admin, json!(o)).status, 201);
+    }
+    let mut seen: Vec<u64> = (0..3)
+        .map(|_| next(&first, Duration::from_secs(2)).id.expect("id"))
+        .collect();
+    // Events committed while nobody listens.
+    for &o in &oblasts[3..10] {
+        assert_eq!(start_alert(&server, &admin, json!(o)).status, 201);
+    }
+    let last = *seen.last().expect("three events");
+    let resumed = subscribe(&server.url("/api/v1/stream"), Some(last), 100);
+    for &o in &oblasts[10..12] {
+        assert_eq!(start_alert(&server, &admin, json!(o)).status, 201);
+    }
+    for _ in 0..9 {
+        seen.push(next(&resumed, Duration::from_secs(2)).id.expect("id"));
+    }
+    assert_eq!(seen, (1..=12).collect::<Vec<u64>>(), "no gap, no repeat");
+
+    // `?after=` does the same as the header.
+    let again = subscribe(&server.url("/api/v1/stream?after=10"), None, 2);
+    let ids: Vec<u64> = (0..2)
+        .map(|_| next(&again, Duration::from_secs(2)).id.expect("id"))
+        .collect();
+    assert_eq!(ids, vec![11, 12]);
+}
+
+#[test]
+fn stream_filters_by_region_hierarchy_and_type() {
+    let (_dir, server, admin) = fresh();
+    let kyiv_only = subscribe(
+        &server.url("/api/v1/stream?regions=14&types=air_raid"),
+        None,
+        10,
+    );
+    assert_eq!(start_alert(&server, &admin, json!(LVIV_OBLAST)).status, 201);
+    let art = post(
+        &server.url("/api/v1/alerts"),
+        &admin,
+        &json!({ "region": KYIV_OBLAST, "type": "artillery_shelling" }),
+    );
+    assert_eq!(art.status, 201);
+    let raion = get(&server.url("/api/v1/regions?level=raion")).body["regions"]
+        .as_array()
+        .expect("raions")
+        .iter()
+        .find(|r| r["oblast"] == KYIV_OBLAST)
+        .expect("a raion of Kyiv oblast")["id"]
+        .clone();
+    assert_eq!(start_alert(&server, &admin, raion.clone()).status, 201);
+    let e = next(&kyiv_only, Duration::from_secs(2));
+    assert_eq!(
+        e.data["alert"]["region"]["id"], raion,
+        "only the matching event arrives"
+    );
+    assert!(kyiv_only.recv_timeout(Duration::from_millis(300)).is_err());
+}
+
+#[test]
+fn acknowledged_alerts_survive_kill_9_exactly_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("tryvoga.db");
+    let server = Server::start(&db);
+    let admin = server.admin.clone().expect("admin token");
+    let regions: Vec<u64> = get(&server.url("/api/v1/regions?level=raion")).body["regions"]
+        .as_array()
+        .expect("raions")
+        .iter()
+        .filter_map(|r| r["id"].as_u64())
+        .take(120)
+        .collect();
+    // A burst from several threads, so that commits are grouped.
+    let base = server.base.clone();
+    let acked: Vec<u64> = std::thread::scope(|s| {
+        let handles: Vec<_> = regions
+            .chunks(15)
+            .map(|chunk| {
+                let (base, admin) = (base.clone(), admin.clone());
+                s.spawn(move || {
+                    chunk
+                        .iter()
+                        .filter_map(|&r| {
+                            let reply = post(
+                                &format!("{base}/api/v1/alerts"),
+                                &admin,
+                                &json!({ "region": r, "type": "air_raid" }),
+                            );
+                            (reply.status == 201)
+                                .then(|| reply.body["id"].as_u64())
+                                .flatten()
+                        })
+                        .collect::<Vec<u64>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("thread"))
+            .collect()
+    });
+    assert_eq!(acked.len(), regions.len(), "every command acknowledged");
+    server.kill9();
+
+    let server = Server::start(&db);
+    assert!(
+        server.admin.is_none(),
+        "the admin token is printed on the first run only"
+    );
+    let active = get(&server.url("/api/v1/alerts/active")).body;
+    let ids: Vec<u64> = active["alerts"]
+        .as_array()
+        .expect("alerts")
+        .iter()
+        .filter_map(|a| a["id"].as_u64())
+        .collect();
+    let unique: HashSet<u64> = ids.iter().copied().collect();
+    assert_eq!(unique.len(), ids.len(), "none twice");
+    assert_eq!(
+        unique,
+        acked.iter().copied().collect(),
+        "every acknowledged alert is there"
+    );
+    let events = get(&server.url("/api/v1/events?limit=1000")).body;
+    let seqs: Vec<u64> = events["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["seq"].as_u64())
+        .collect();
+    assert_eq!(
+        seqs,
+        (1..=acked.len() as u64).collect::<Vec<_>>(),
+        "gapless log"
+    );
+}
+
+#[test]
+fn bad_input_gets_a_clear_4xx_changes_nothing_and_is_audited() {
+    let (dir, server, admin) = fresh();
+    let db = dir.path().join("tryvoga.db");
+    let kyiv = issuer_token(&db, "kyiv-duty", "Київська область,31");
+    let alerts = server.url("/api/v1/alerts");
+
+    let out_of_scope = start_alert(&server, &kyiv, json!("Lviv oblast"));
+    assert_eq!(out_of_scope.status, 403);
+    assert_eq!(out_of_scope.body["error"]["code"], "forbidden");
+
+    let unknown = start_alert(&server, &kyiv, json!("Kyjiw"));
+    assert_eq!(unknown.status, 404);
+    let candidates = unknown.body["error"]["candidates"]
+        .as_array()
+        .expect("candidates");
+    assert!(
+        candidates
+            .iter()
+            .any(|c| c["id"] == KYIV_OBLAST || c["id"] == KYIV_CITY)
+    );
+
+    let malformed = request("POST", &alerts, Some(&kyiv), &[], Some(b"{\"region\": 14,"));
+    assert_eq!(malformed.status, 400);
+    assert_eq!(malformed.body["error"]["code"], "malformed_json");
+
+    let big = format!(
+        "{{\"region\":14,\"type\":\"air_raid\",\"note\":\"{}\"}}",
+        "x".repeat(70_000)
+    );
+    let oversized = request("POST", &alerts, Some(&kyiv), &[], Some(big.as_bytes()));
+    assert_eq!(oversized.status, 413);
+    assert_eq!(oversized.body["error"]["code"], "body_too_large");
+
+    let bad_type = post(&alerts, &kyiv, &json!({ "region": 14, "type": "meteor" }));
+    assert_eq!(bad_type.status, 422);
+    assert!(
+        bad_type.body["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("air_raid")
+    );
+
+    let unknown_field = post(&alerts, &kyiv, &json!({ "region": 14, "typ": "air_raid" }));
+    assert_eq!(unknown_field.status, 422);
+
+    let wrong_token = start_alert(&server, "tv_not_a_token", json!(14));
+    assert_eq!(wrong_token.status, 401);
+    let no_token = request("POST", &alerts, None, &[], Some(b"{}"));
+    assert_eq!(no_token.status, 401);
+
+    let reader_made = post(
+        &server.url("/api/v1/tokens"),
+        &kyiv,
+        &json!({ "name": "sneaky", "role": "admin" }),
+    );
+    assert_eq!(reader_made.status, 403, "only admins manage tokens");
+
+    for garbage in ["/api/v1/alerts/abc/end", "/api/v1/alerts/99999/end"] {
+        let r = request("POST", &server.url(garbage), Some(&kyiv), &[], Some(b"{}"));
+        assert!((400..500).contains(&r.status), "{garbage}: {}", r.status);
+        assert!(
+            r.body["error"]["code"].is_string(),
+            "{garbage}: {:?}",
+            r.body
+        );
+    }
+    let bad_query = get(&server.url("/api/v1/events?after=minus-one"));
+    assert_eq!(bad_query.status, 400);
+
+    // Nothing changed.
+    let active = get(&server.url("/api/v1/alerts/active")).body;
+    assert_eq!(active["seq"], 0);
+    assert_eq!(active["alerts"], json!([]));
+
+    // Every refused command is in the audit trail, under the token that sent it.
+    std::thread::sleep(Duration::from_millis(200));
+    let audit = request(
+        "GET",
+        &server.url("/api/v1/audit?limit=100"),
+        Some(&admin),
+        &[],
+        None,
+    );
+    assert_eq!(audit.status, 200);
+    let records = audit.body["audit"].as_array().expect("audit");
+    let kyiv_refusals: Vec<&str> = records
+        .iter()
+        .filter(|r| r["token"] == "kyiv-duty" && r["outcome"] == "refused")
+        .filter_map(|r| r["code"].as_str())
+        .collect();
+    for code in [
+        "forbidden",
+        "unknown_region",
+        "malformed_json",
+        "body_too_large",
+        "invalid",
+    ] {
+        assert!(
+            kyiv_refusals.contains(&code),
+            "{code} audited: {kyiv_refusals:?}"
+        );
+    }
+    assert!(
+        records
+            .iter()
+            .any(|r| r["code"] == "unauthorized" && r["token"].is_null()),
+        "unknown tokens are audited too"
+    );
+}
+
+#[test]
+fn conflicts_and_idempotency_keys() {
+    let (_dir, server, admin) = fresh();
+    let first = start_alert(&server, &admin, json!(KYIV_CITY));
+    assert_eq!(first.status, 201);
+    let second = start_alert(&server, &admin, json!("м. Київ"));
+    assert_eq!(second.status, 409);
+    assert_eq!(
+        second.body["error"]["alert"]["id"], first.body["id"],
+        "409 names the existing alert"
+    );
+
+    // A drill on the same region does not conflict with the real alert.
+    let drill = post(
+        &server.url("/api/v1/alerts"),
+        &admin,
+        &json!({ "region": KYIV_CITY, "type": "air_raid", "status": "exercise" }),
+    );
+    assert_eq!(drill.status, 201);
+
+    let body = json!({ "region": LVIV_OBLAST, "type": "air_raid", "level": "red" }).to_string();
+    let key = [("Idempotency-Key", "lviv-0001")];
+    let url = server.url("/api/v1/alerts");
+    let a = request("POST", &url, Some(&admin), &key, Some(body.as_bytes()));
+    let b = request("POST", &url, Some(&admin), &key, Some(body.as_bytes()));
+    assert_eq!(a.status, 201);
+    assert_eq!(b.status, 201);
+    assert_eq!(a.body, b.body, "the same answer again");
+    assert_eq!(b.header("idempotent-replay"), Some("true"));
+    let other = json!({ "region": KYIV_OBLAST, "type": "air_raid" }).to_string();
+    let c = request("POST", &url, Some(&admin), &key, Some(other.as_bytes()));
+    assert_eq!(c.status, 422, "a key reused for another request is refused");
+    let active = get(&server.url("/api/v1/alerts/active")).body;
+    assert_eq!(active["alerts"].as_array().map(Vec::len), Some(3));
+}
+
+#[test]
+fn statuses_follow_the_hierarchy() {
+    let (_dir, server, admin) = fresh();
+    let hromadas = get(&server.url("/api/v1/regions?level=hromada")).body;
+    let hromada = hromadas["regions"]
+        .as_array()
+        .expect("hromadas")
+        .iter()
+        .find(|h| h["oblast"] == LVIV_OBLAST)
+        .expect("a hromada of Lviv oblast")
+        .clone();
+    let raion = hromada["parent"].as_u64().expect("parent raion");
+    assert_eq!(
+        start_alert(&server, &admin, hromada["id"].clone()).status,
+        201
+    );
+    let status =
+        |id: u64| get(&server.url(&format!("/api/v1/regions/{id}"))).body["status"].clone();
+    assert_eq!(status(hromada["id"].as_u64().expect("id")), "active");
+    assert_eq!(status(raion), "partial");
+    assert_eq!(status(LVIV_OBLAST), "partial");
+    assert_eq!(status(KYIV_OBLAST), "none");
+
+    assert_eq!(
+        start_alert(&server, &admin, json!("Харківська область")).status,
+        201
+    );
+    let tree = get(&server.url("/api/v1/regions")).body;
+    let kharkiv = tree["regions"]
+        .as_array()
+        .expect("tree")
+        .iter()
+        .find(|o| o["id"] == 22)
+        .expect("Kharkiv oblast");
+    let mut below = Vec::new();
+    let mut stack: Vec<&Value> = kharkiv["children"]
+        .as_array()
+        .expect("raions")
+        .iter()
+        .collect();
+    while let Some(node) = stack.pop() {
+        below.push(node["id"].as_u64().expect("id"));
+        stack.extend(node["children"].as_array().into_iter().flatten());
+    }
+    assert!(below.len() > 10);
+    for id in below {
+        assert_eq!(
+            status(id),
+            "active",
+            "descendant {id} of an oblast under alert"
+        );
+    }
+}
+
+#[test]
+fn active_alerts_answer_304_when_nothing_changed() {
+    let (_dir, server, admin) = fresh();
+    assert_eq!(start_alert(&server, &admin, json!(KYIV_CITY)).status, 201);
+    let first = get(&server.url("/api/v1/alerts/active"));
+    let etag = first.header("etag").expect("etag").to_string();
+    let modified = first
+        .header("last-modified")
+        .expect("last-modified")
+        .to_string();
+    let url = server.url("/api/v1/alerts/active");
+    let again = request("GET", &url, None, &[("If-None-Match", &etag)], None);
+    assert_eq!(again.status, 304);
+    let since = request("GET", &url, None, &[("If-Modified-Since", &modified)], None);
+    assert_eq!(since.status, 304);
+    assert_eq!(start_alert(&server, &admin, json!(KYIV_OBLAST)).status, 201);
+    let changed = request("GET", &url, None, &[("If-None-Match", &etag)], None);
+    assert_eq!(changed.status, 200);
+}
+
+#[test]
+fn command_line_issuer_workflow() {
+    let (dir, server, _admin) = fresh();
+    let db = dir.path().join("tryvoga.db");
+    let token = issuer_token(&db, "kyiv-duty", "Київська область,31");
+    let run = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .args(args)
+            .env("TRYVOGA_SERVER", &server.base)
+            .env("TRYVOGA_TOKEN", &token)
+            .output()
+            .expect("run tryvoga");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).trim().to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (code, id, err) = run(&[
+        "alert",
+        "start",
+        "--region",
+        "Kyiv oblast",
+        "--type",
+        "air_raid",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let id: u64 = id.parse().expect("the id alone on stdout");
+
+    let (code, _, err) = run(&["alert", "start", "--region", "Lviv oblast"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("403"), "{err}");
+
+    let (code, listed, _) = run(&["alert", "list", "--json"]);
+    assert_eq!(code, Some(0));
+    let listed: Value = serde_json::from_str(&listed).expect("json");
+    assert_eq!(listed["alerts"][0]["id"], id);
+    let (_, table, _) = run(&["alert", "list"]);
+    assert!(table.contains("Київська область"), "{table}");
+
+    let (code, _, err) = run(&[
+        "alert",
+        "cancel",
+        &id.to_string(),
+        "--reason",
+        "drill mistaken for real",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let (code, _, err) = run(&["alert", "end", &id.to_string()]);
+    assert_eq!(code, Some(1), "an alert cannot end twice");
+    assert!(err.contains("409"), "{err}");
+
+    let (code, _, err) = run(&["alert", "start", "--region", "Nowhere-on-earth"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("unknown_region"), "{err}");
+    let usage = Command::new(BIN)
+        .args(["alert", "start"])
+        .output()
+        .expect("run");
+    assert_eq!(usage.status.code(), Some(2), "bad usage exits 2");
+
+    let list = Command::new(BIN)
+        .args(["token", "list", "--db"])
+        .arg(&db)
+        .output()
+        .expect("token list");
+    let text = String::from_utf8_lossy(&list.stdout);
+    assert!(
+        text.contains("kyiv-duty") && !text.contains(&token),
+        "{text}"
+    );
+    let revoke = Command::new(BIN)
+        .args(["token", "revoke", "kyiv-duty", "--db"])
+        .arg(&db)
+        .output()
+        .expect("revoke");
+    assert!(revoke.status.success());
+    let (code, _, err) = run(&["alert", "start", "--region", "31"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("401"), "a revoked token is refused: {err}");
+}
+
+#[test]
+fn health_and_metrics() {
+    let (_dir, server, admin) = fresh();
+    assert_eq!(start_alert(&server, &admin, json!(KYIV_CITY)).status, 201);
+    let health = get(&server.url("/healthz"));
+    assert_eq!(health.status, 200);
+    assert_eq!(health.body["seq"], 1);
+    let metrics = get(&server.url("/metrics"));
+    let text = metrics.body.as_str().expect("text").to_string();
+    assert!(text.contains("tryvoga_last_seq 1"), "{text}");
+    assert!(text.contains("tryvoga_active_alerts 1"), "{text}");
+}
