@@ -6,3 +6,7 @@ pub mod channel;
 pub mod model;
 pub mod numbers;
 pub mod places;
+pub mod summary;
+pub mod tally;
+pub mod text;
+pub mod weapons;

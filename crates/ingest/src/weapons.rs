@@ -1,0 +1,901 @@
+//! Weapon phrases in Ukrainian and English: "шістьма балістичними ракетами Іскандер-М/С-400",
+//! "2 S8000 "Бандероль”", "two cruise missiles", "37 Russian drones". Finds each phrase with its
+//! class, models and count, and the role the sentence gives it (launched, destroyed,
+//! suppressed, left the airspace, hit). Numbers not attached to a weapon word (troops, money,
+//! years, distances) never become counts.
+
+use crate::model::WeaponClass;
+use crate::numbers::{fold, parse_digits, parse_phrase};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokKind {
+    Word,
+    /// Digits, possibly grouped ("10,000").
+    Number,
+    /// Digits joined by `:` or `.` (a time or a date): never a count.
+    Clock,
+    Punct,
+}
+
+#[derive(Debug, Clone)]
+pub struct Tok {
+    pub start: usize,
+    pub end: usize,
+    pub kind: TokKind,
+    /// Lower-case, apostrophes removed, Latin `x` in model codes folded to Cyrillic `х`.
+    pub lower: String,
+}
+
+fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric()
+}
+
+/// Splits text into words, numbers, clock times and punctuation. Hyphens, slashes and
+/// apostrophes inside a word keep it whole ("Іскандер-М/KN-23", "п’ять", "збито/подавлено").
+pub fn tokenize(text: &str) -> Vec<Tok> {
+    let chars: Vec<(usize, char)> = text.char_indices().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    let at = |k: usize| chars.get(k).map(|&(_, c)| c);
+    let byte = |k: usize| chars.get(k).map(|&(b, _)| b).unwrap_or(text.len());
+    while i < chars.len() {
+        let c = chars[i].1;
+        if c.is_whitespace() {
+            i += 1;
+            continue;
+        }
+        if is_word_char(c) {
+            let start = i;
+            let mut j = i;
+            loop {
+                while at(j).is_some_and(is_word_char) {
+                    j += 1;
+                }
+                // Inner joiners: the next char must be a word char again.
+                match at(j) {
+                    Some('-' | '/' | '\'' | '’' | 'ʼ') if at(j + 1).is_some_and(is_word_char) => {
+                        j += 1;
+                    }
+                    // "10,000": a comma followed by exactly three digits and a non-digit.
+                    Some(',')
+                        if chars[start..j].iter().all(|&(_, c)| c.is_ascii_digit())
+                            && (1..=3).all(|k| at(j + k).is_some_and(|c| c.is_ascii_digit()))
+                            && !at(j + 4).is_some_and(|c| c.is_ascii_digit()) =>
+                    {
+                        j += 1;
+                    }
+                    _ => break,
+                }
+            }
+            let mut kind = if chars[start..j]
+                .iter()
+                .all(|&(_, c)| c.is_ascii_digit() || c == ',')
+            {
+                TokKind::Number
+            } else {
+                TokKind::Word
+            };
+            // "08:30", "07.30", "13.11.2024": a clock or date.
+            if kind == TokKind::Number
+                && matches!(at(j), Some(':' | '.'))
+                && at(j + 1).is_some_and(|c| c.is_ascii_digit())
+            {
+                j += 1;
+                while at(j).is_some_and(|c| c.is_ascii_digit() || c == ':' || c == '.') {
+                    j += 1;
+                }
+                while matches!(at(j.saturating_sub(1)), Some('.' | ':')) && j > start + 1 {
+                    j -= 1;
+                }
+                kind = TokKind::Clock;
+            }
+            let s = &text[byte(start)..byte(j)];
+            let lower = fold(s).replace('x', "х");
+            out.push(Tok {
+                start: byte(start),
+                end: byte(j),
+                kind,
+                lower,
+            });
+            i = j;
+        } else {
+            out.push(Tok {
+                start: byte(i),
+                end: byte(i + 1),
+                kind: TokKind::Punct,
+                lower: c.to_string(),
+            });
+            i += 1;
+        }
+    }
+    out
+}
+
+/// What a token says about weapons.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lex {
+    /// The noun of a weapon phrase.
+    Head(WeaponClass, Number),
+    /// An adjective that fixes the class ("балістичними", "cruise").
+    ClassAdj(WeaponClass),
+    /// A model name, with its class.
+    Model(&'static str, WeaponClass),
+    /// A word that may stand between a numeral and its noun ("ворожих", "Russian").
+    Filler,
+    /// "решта", "remaining": the rest of what was launched.
+    Rest,
+    /// "a", "an": one, when a singular noun follows.
+    Article,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Number {
+    Singular,
+    /// Genitive singular, which is also the nominative plural ("ракети").
+    SingularGenitive,
+    Plural,
+}
+
+fn model_lex(part: &str) -> Option<(&'static str, WeaponClass)> {
+    use WeaponClass::*;
+    let p = part.trim_matches(|c: char| !c.is_alphanumeric());
+    Some(match p {
+        _ if p.starts_with("shahed")
+            || p.starts_with("шахед")
+            || p.starts_with("герань")
+            || p.starts_with("geran") =>
+        {
+            ("Shahed", Drone)
+        }
+        "гербера" | "gerbera" | "гербер" => ("Gerbera", Drone),
+        "італмас" | "italmas" => ("Italmas", Drone),
+        "пародія" | "parodiya" | "parodia" => ("Parodiya", Drone),
+        "молнія" | "molniya" | "молния" => ("Molniya", Drone),
+        "ланцет" | "lancet" => ("Lancet", Drone),
+        "іскандер-м" | "іскандер" | "iskander-m" | "iskander" | "іскандерм" => {
+            ("Iskander-M", BallisticMissile)
+        }
+        "kn-23" | "кн-23" => ("KN-23", BallisticMissile),
+        "с-400" | "s-400" => ("S-400", BallisticMissile),
+        "с-300" | "s-300" => ("S-300", BallisticMissile),
+        "калібр" | "kalibr" | "калибр" => ("Kalibr", CruiseMissile),
+        "х-101" | "kh-101" => ("Kh-101", CruiseMissile),
+        "х-555" | "kh-555" => ("Kh-555", CruiseMissile),
+        "х-55" | "kh-55" => ("Kh-55", CruiseMissile),
+        "х-22" | "kh-22" => ("Kh-22", CruiseMissile),
+        "х-32" | "kh-32" => ("Kh-32", CruiseMissile),
+        "кинджал" | "кінжал" | "kinzhal" | "х-47" | "х-47м2" | "kh-47" => {
+            ("Kinzhal", AeroballisticMissile)
+        }
+        "циркон" | "zircon" | "tsirkon" | "zirkon" => ("Zircon", AntiShipMissile),
+        "онікс" | "oniks" | "onyx" | "п-800" | "p-800" => ("Oniks", AntiShipMissile),
+        "х-35" | "kh-35" => ("Kh-35", AntiShipMissile),
+        "х-59" | "kh-59" => ("Kh-59", GuidedMissile),
+        "х-69" | "kh-69" | "69" => ("Kh-69", GuidedMissile),
+        "х-31" | "kh-31" => ("Kh-31", GuidedMissile),
+        "х-31п" | "kh-31p" | "kh-31п" => ("Kh-31P", GuidedMissile),
+        "х-29" | "kh-29" => ("Kh-29", GuidedMissile),
+        "орєшнік" | "орешник" | "oreshnik" => ("Oreshnik", Irbm),
+        "умпк" | "фаб" | "fab" => ("KAB", GuidedBomb),
+        "s8000" | "с8000" | "бандероль" | "banderol" | "banderole" => {
+            ("S8000 Banderol", Other)
+        }
+        "дань-т" | "dan-t" | "дань" => ("Dan-T", Other),
+        _ => return None,
+    })
+}
+
+fn lex(w: &str) -> Option<Lex> {
+    use WeaponClass::*;
+    // Heads.
+    let head = |c, n| Some(Lex::Head(c, n));
+    match w {
+        "ракета" | "ракету" | "ракетою" => {
+            return head(Missile, Number::Singular);
+        }
+        "ракети" => return head(Missile, Number::SingularGenitive),
+        "missile" | "rocket" => return head(Missile, Number::Singular),
+        "missiles" | "rockets" => return head(Missile, Number::Plural),
+        "drone" | "uav" => return head(Drone, Number::Singular),
+        "drones" | "uavs" | "shaheds" => return head(Drone, Number::Plural),
+        "bomb" => return head(GuidedBomb, Number::Singular),
+        "bombs" => return head(GuidedBomb, Number::Plural),
+        "каб" | "кабів" | "кабами" | "каби" => {
+            return head(GuidedBomb, Number::Plural);
+        }
+        "a" | "an" => return Some(Lex::Article),
+        "решта" | "решту" | "remaining" | "rest" => return Some(Lex::Rest),
+        _ => {}
+    }
+    // Noun forms only: "ракетні війська" (missile troops) is not a weapon.
+    if matches!(
+        w,
+        "ракет" | "ракетами" | "ракетам" | "ракетах" | "ракеті" | "ракетима"
+    ) {
+        return head(Missile, Number::Plural);
+    }
+    if w == "бпла" || w.starts_with("безпілотник") || w.starts_with("дрон") {
+        return head(Drone, Number::Plural);
+    }
+    if w.starts_with("боєприпас") || w == "munitions" || w == "munition" {
+        return head(Other, Number::Plural);
+    }
+    if w.starts_with("авіабомб") || w.starts_with("бомб") {
+        return head(GuidedBomb, Number::Plural);
+    }
+    // Class adjectives.
+    let adj = |c| Some(Lex::ClassAdj(c));
+    if w.starts_with("аеробалістичн") || w == "aeroballistic" || w == "air-launched-ballistic"
+    {
+        return adj(AeroballisticMissile);
+    }
+    if w.starts_with("балістичн") || w == "ballistic" || w.starts_with("зенітн") {
+        return adj(BallisticMissile);
+    }
+    if w.starts_with("протикорабельн") || w == "anti-ship" || w == "antiship" {
+        return adj(AntiShipMissile);
+    }
+    if w.starts_with("крилат") || w == "cruise" {
+        return adj(CruiseMissile);
+    }
+    if w.starts_with("протирадіолокаційн")
+        || w.starts_with("керован")
+        || w == "guided"
+        || w == "anti-radar"
+        || w == "anti-radiation"
+    {
+        return adj(GuidedMissile);
+    }
+    // Models, also joined by slashes ("Іскандер-М/KN-23/С-400", "Х-59/69").
+    if let Some((name, class)) = w.split('/').find_map(model_lex) {
+        return Some(Lex::Model(name, class));
+    }
+    const FILLERS: &[&str] = &[
+        "ворожих",
+        "ворожі",
+        "ворожа",
+        "ворожу",
+        "ворожими",
+        "ворожої",
+        "ударних",
+        "ударними",
+        "ударним",
+        "ударні",
+        "ударного",
+        "реактивних",
+        "реактивними",
+        "реактивні",
+        "авіаційних",
+        "авіаційними",
+        "авіаційною",
+        "авіаційну",
+        "авіаційні",
+        "авіаційна",
+        "авіаційною",
+        "баражуючих",
+        "баражуючими",
+        "баражуючі",
+        "морського",
+        "повітряного",
+        "базування",
+        "типу",
+        "russian",
+        "russia's",
+        "enemy",
+        "attack",
+        "kamikaze",
+        "strike",
+        "shahed-type",
+        "iranian-made",
+        "iranian-designed",
+        "loitering",
+        "more",
+        "further",
+        "hostile",
+        "unmanned",
+        "aerial",
+        "vehicles",
+        "other",
+        "of",
+        "інших",
+        "типів",
+        "dummy",
+        "decoy",
+        "decoys",
+        "imitator",
+        "противника",
+        "ворога",
+    ];
+    if FILLERS.contains(&w) {
+        return Some(Lex::Filler);
+    }
+    None
+}
+
+/// More specific classes win when adjectives and models disagree on detail.
+fn refine(a: WeaponClass, b: WeaponClass) -> WeaponClass {
+    use WeaponClass::*;
+    let rank = |c: WeaponClass| match c {
+        Missile => 0,
+        GuidedMissile => 1,
+        CruiseMissile => 2,
+        AntiShipMissile => 3,
+        BallisticMissile => 4,
+        AeroballisticMissile => 5,
+        Irbm => 6,
+        Drone | GuidedBomb | Other => 7,
+    };
+    if rank(b) > rank(a) { b } else { a }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    Launched,
+    Destroyed,
+    Suppressed,
+    LeftAirspace,
+    Hit,
+    /// Still in the air, on its way: counted nowhere.
+    Airborne,
+}
+
+/// One weapon phrase.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mention {
+    pub class: WeaponClass,
+    pub models: Vec<&'static str>,
+    pub count: Option<u32>,
+    pub role: Option<Role>,
+    /// "the rest of the missiles": the remainder of what was launched.
+    pub rest: bool,
+    pub start: usize,
+    pub end: usize,
+    /// Index of the first and one-past-last token of the phrase.
+    tok_start: usize,
+    tok_end: usize,
+}
+
+/// Role keywords: the role, and whether it applies to the phrase before it (passive voice,
+/// "не досягла цілі") rather than to those after it.
+fn role_at(toks: &[Tok], i: usize) -> Option<(Role, bool, usize)> {
+    let w = toks[i].lower.as_str();
+    let next = toks.get(i + 1).map(|t| t.lower.as_str());
+    let prev = i.checked_sub(1).map(|j| toks[j].lower.as_str());
+    let forward = |r| Some((r, false, 1));
+    let backward = |r, n| Some((r, true, n));
+    match w {
+        "атакував"
+        | "атакувала"
+        | "атакували"
+        | "застосував"
+        | "застосувала"
+        | "застосували"
+        | "випустив"
+        | "випустила"
+        | "запустив"
+        | "запустила"
+        | "застосувавши"
+        | "використав"
+        | "використавши"
+        | "завдав"
+        | "завдала"
+        | "випущено"
+        | "запущено"
+        | "launched"
+        | "launching"
+        | "fired"
+        | "launch"
+        | "used" => return forward(Role::Launched),
+        "attacked" | "targeted" if next == Some("with") || next == Some("ukraine") => {
+            return forward(Role::Launched);
+        }
+        "влучання" | "влучань" => return forward(Role::Hit),
+        "downed" | "intercepted" | "destroyed" | "neutralised" | "neutralized" => {
+            return if matches!(prev, Some("were" | "was" | "been")) {
+                backward(Role::Destroyed, 1)
+            } else {
+                forward(Role::Destroyed)
+            };
+        }
+        "shot" | "shoot" | "shooting" if next == Some("down") => {
+            return if matches!(prev, Some("were" | "was" | "been")) {
+                backward(Role::Destroyed, 2)
+            } else {
+                Some((Role::Destroyed, false, 2))
+            };
+        }
+        "lost" | "jammed" | "suppressed" => {
+            return if matches!(prev, Some("were" | "was" | "been")) || w == "lost" {
+                backward(Role::Suppressed, 1)
+            } else {
+                forward(Role::Suppressed)
+            };
+        }
+        "left" | "flew" => return backward(Role::LeftAirspace, 1),
+        "досягла" | "досягли" | "долетіла" | "долетіли" if prev == Some("не") =>
+        {
+            return backward(Role::Suppressed, 1);
+        }
+        "повітряному" | "airspace" if next == Some("просторі") || prev == Some("the") =>
+        {
+            return forward(Role::Airborne);
+        }
+        _ => {}
+    }
+    if w.contains("збито")
+        || w.contains("знищено")
+        || w.contains("знешкоджено")
+        || w.contains("подавлено")
+        || w.starts_with("перехоплен")
+    {
+        return forward(Role::Destroyed);
+    }
+    if w == "локаційно" || w == "втрачено" {
+        return forward(Role::Suppressed);
+    }
+    None
+}
+
+/// The role a sentence's last forward keyword sets ("противник атакував:"), which bullet lines
+/// below it inherit.
+pub fn sentence_role(toks: &[Tok]) -> Option<Role> {
+    (0..toks.len())
+        .rev()
+        .find_map(|i| role_at(toks, i).filter(|r| !r.1).map(|r| r.0))
+}
+
+/// Finds the weapon phrases of one sentence, in order, with their roles.
+pub fn scan(text: &str, toks: &[Tok]) -> Vec<Mention> {
+    let mut mentions: Vec<Mention> = Vec::new();
+    let mut pending_num: Option<u32> = None;
+    let mut pending_article = false;
+    let mut pending_adj: Option<WeaponClass> = None;
+    let mut pending_rest = false;
+    let mut current: Option<usize> = None;
+    let mut i = 0;
+    let words: Vec<&str> = toks.iter().map(|t| t.lower.as_str()).collect();
+    while i < toks.len() {
+        let t = &toks[i];
+        if t.kind == TokKind::Punct {
+            match t.lower.as_str() {
+                "," | "/" | "«" | "»" | "\"" | "“" | "”" | "„" | "'" => {}
+                _ => current = None,
+            }
+            pending_num = None;
+            pending_article = false;
+            pending_adj = None;
+            pending_rest = false;
+            i += 1;
+            continue;
+        }
+        if t.kind == TokKind::Clock {
+            pending_num = None;
+            current = None;
+            i += 1;
+            continue;
+        }
+        let lexed = lex(&t.lower);
+        // A numeral, possibly several words long; but a model code such as "69" in "Х-59/69"
+        // is not read as a number here (it only appears inside a token).
+        if !matches!(lexed, Some(Lex::Head(..) | Lex::Model(..)))
+            && (t.kind == TokKind::Number || parse_digits(&t.lower).is_none())
+            && let Some((v, used)) = parse_phrase(&words[i..])
+        {
+            pending_num = Some(v);
+            pending_adj = None;
+            current = None;
+            i += used;
+            continue;
+        }
+        match lexed {
+            Some(Lex::Filler) => {}
+            Some(Lex::Article) => {
+                pending_article = true;
+                current = None;
+            }
+            Some(Lex::Rest) => pending_rest = true,
+            Some(Lex::ClassAdj(c)) => {
+                current = None;
+                pending_adj = Some(pending_adj.map_or(c, |p| refine(p, c)));
+                // "cruise and ballistic missiles": the first adjective gets its own phrase.
+                if words.get(i + 1) == Some(&"and")
+                    && toks
+                        .get(i + 2)
+                        .is_some_and(|n| matches!(lex(&n.lower), Some(Lex::ClassAdj(_))))
+                {
+                    let head_ahead = toks[i + 2..]
+                        .iter()
+                        .take(3)
+                        .any(|n| matches!(lex(&n.lower), Some(Lex::Head(WeaponClass::Missile, _))));
+                    if head_ahead {
+                        mentions.push(Mention {
+                            class: c,
+                            models: Vec::new(),
+                            count: None,
+                            role: None,
+                            rest: false,
+                            start: t.start,
+                            end: t.end,
+                            tok_start: i,
+                            tok_end: i + 1,
+                        });
+                        pending_adj = None;
+                    }
+                }
+            }
+            Some(Lex::Head(head_class, number)) => {
+                let class = match (head_class, pending_adj) {
+                    (WeaponClass::Missile, Some(a)) => a,
+                    (WeaponClass::GuidedBomb, _) => WeaponClass::GuidedBomb,
+                    (c, _) => c,
+                };
+                // "… Shahed, Гербера та дронами-імітаторами": decoys within the same count.
+                let same_as_current = current.is_some_and(|c| {
+                    class == WeaponClass::Drone
+                        && mentions[c].class == class
+                        && pending_num.is_none()
+                        && !pending_article
+                });
+                if same_as_current {
+                    if let Some(c) = current {
+                        mentions[c].end = t.end;
+                        mentions[c].tok_end = i + 1;
+                    }
+                } else {
+                    let count = pending_num.or(match number {
+                        Number::Singular if pending_article || !t.lower.is_ascii() => Some(1),
+                        _ => None,
+                    });
+                    mentions.push(Mention {
+                        class,
+                        models: Vec::new(),
+                        count,
+                        role: None,
+                        rest: pending_rest,
+                        start: t.start,
+                        end: t.end,
+                        tok_start: i,
+                        tok_end: i + 1,
+                    });
+                    // Genitive singular "ракети" counts one only in a hit clause: see
+                    // `assign_roles`.
+                    current = Some(mentions.len() - 1);
+                }
+                pending_num = None;
+                pending_article = false;
+                pending_adj = None;
+                pending_rest = false;
+            }
+            Some(Lex::Model(name, mclass)) => {
+                let attach = current.filter(|&c| {
+                    let m = &mentions[c];
+                    pending_num.is_none()
+                        && (m.class == mclass
+                            || (m.class.is_missile() && mclass.is_missile())
+                            || (m.class == WeaponClass::Other && mclass == WeaponClass::Other))
+                });
+                match attach {
+                    Some(c) => {
+                        let m = &mut mentions[c];
+                        m.class = if m.class.is_missile() && mclass.is_missile() {
+                            refine(m.class, mclass)
+                        } else {
+                            m.class
+                        };
+                        // The S-400 used against the ground counts as ballistic even when called
+                        // a SAM ("зенітними керованими ракетами С-400").
+                        if mclass == WeaponClass::BallisticMissile {
+                            m.class = WeaponClass::BallisticMissile;
+                        }
+                        for part in t.lower.split('/') {
+                            if let Some((n, _)) = model_lex(part)
+                                && !m.models.contains(&n)
+                            {
+                                m.models.push(n);
+                            }
+                        }
+                        if !m.models.contains(&name) {
+                            m.models.insert(0, name);
+                            m.models.dedup();
+                        }
+                        m.end = t.end;
+                        m.tok_end = i + 1;
+                    }
+                    None => {
+                        let class = match pending_adj {
+                            Some(a) if mclass.is_missile() => refine(a, mclass),
+                            _ => mclass,
+                        };
+                        let mut models = Vec::new();
+                        for part in t.lower.split('/') {
+                            if let Some((n, _)) = model_lex(part)
+                                && !models.contains(&n)
+                            {
+                                models.push(n);
+                            }
+                        }
+                        mentions.push(Mention {
+                            class,
+                            models,
+                            count: pending_num,
+                            role: None,
+                            rest: pending_rest,
+                            start: t.start,
+                            end: t.end,
+                            tok_start: i,
+                            tok_end: i + 1,
+                        });
+                        current = Some(mentions.len() - 1);
+                    }
+                }
+                pending_num = None;
+                pending_article = false;
+                pending_adj = None;
+                pending_rest = false;
+            }
+            None => {
+                // Connectives keep a list of models open; any other word closes the phrase.
+                if !matches!(t.lower.as_str(), "та" | "і" | "й" | "and" | "or") {
+                    current = None;
+                }
+                // A count applies only to a weapon word right after it (fillers aside).
+                pending_num = None;
+                pending_article = false;
+                pending_adj = None;
+                pending_rest = false;
+            }
+        }
+        i += 1;
+    }
+    assign_roles(text, toks, &mut mentions);
+    mentions
+}
+
+/// A bare count with a verb and no weapon word ("while two left the airspace", "of which 30
+/// were shot down") refers to the weapon named before it in the sentence.
+fn elliptical(toks: &[Tok], mentions: &[Mention]) -> Vec<Mention> {
+    let mut out = Vec::new();
+    let words: Vec<&str> = toks.iter().map(|t| t.lower.as_str()).collect();
+    let mut i = 0;
+    while i < toks.len() {
+        if mentions
+            .iter()
+            .any(|m| (m.tok_start..m.tok_end).contains(&i))
+        {
+            i += 1;
+            continue;
+        }
+        let prev_is_digit_context = i > 0 && toks[i - 1].kind == TokKind::Number;
+        if toks[i].kind == TokKind::Clock || prev_is_digit_context {
+            i += 1;
+            continue;
+        }
+        let Some((v, used)) = parse_phrase(&words[i..]) else {
+            i += 1;
+            continue;
+        };
+        let mut j = i + used;
+        while matches!(
+            words.get(j),
+            Some(&("were" | "was" | "have" | "had" | "been" | "of" | "them"))
+        ) {
+            j += 1;
+        }
+        let verb = toks.get(j).map(|_| role_at(toks, j));
+        if let Some(Some((role, _, _))) = verb
+            && matches!(
+                role,
+                Role::Destroyed | Role::Suppressed | Role::LeftAirspace
+            )
+            && let Some(prev) = mentions.iter().rev().find(|m| m.tok_end <= i)
+        {
+            out.push(Mention {
+                class: prev.class,
+                models: prev.models.clone(),
+                count: Some(v),
+                role: Some(role),
+                rest: false,
+                start: toks[i].start,
+                end: toks[i + used - 1].end,
+                tok_start: i,
+                tok_end: i + used,
+            });
+        }
+        i += used;
+    }
+    out
+}
+
+fn assign_roles(_text: &str, toks: &[Tok], mentions: &mut Vec<Mention>) {
+    let mut keywords: Vec<(usize, Role, bool, usize)> = Vec::new();
+    let mut i = 0;
+    while i < toks.len() {
+        if let Some((role, backward, len)) = role_at(toks, i) {
+            keywords.push((i, role, backward, len));
+            i += len;
+        } else {
+            i += 1;
+        }
+    }
+    for m in mentions.iter_mut() {
+        // A passive verb right after the phrase ("were lost", "не досягла цілі") wins.
+        let after = keywords.iter().find(|&&(k, _, back, _)| {
+            back && k >= m.tok_end
+                && k <= m.tok_end + 3
+                && toks[m.tok_end..k].iter().all(|t| {
+                    matches!(
+                        t.lower.as_str(),
+                        "were"
+                            | "was"
+                            | "have"
+                            | "been"
+                            | "не"
+                            | "had"
+                            | "in"
+                            | "цілі"
+                            | "цілей"
+                            | "своїх"
+                    )
+                })
+        });
+        if let Some(&(_, role, _, _)) = after {
+            m.role = Some(role);
+            continue;
+        }
+        let before = keywords
+            .iter()
+            .rev()
+            .find(|&&(k, _, back, _)| !back && k < m.tok_start);
+        m.role = before.map(|&(_, r, _, _)| r);
+        if m.role.is_none() {
+            // "… 37 Russian drones launched in overnight attacks": a participle after.
+            m.role = keywords
+                .iter()
+                .find(|&&(k, _, back, _)| !back && k >= m.tok_end)
+                .map(|&(_, r, _, _)| r);
+        }
+    }
+    // "ракети" after "влучання" is one missile (genitive singular).
+    for m in mentions.iter_mut() {
+        let w = toks[m.tok_start].lower.as_str();
+        if m.count.is_none() && m.role == Some(Role::Hit) && w == "ракети" {
+            let preceded_by_num = m.tok_start > 0 && toks[m.tok_start - 1].kind == TokKind::Number;
+            if !preceded_by_num {
+                m.count = Some(1);
+            }
+        }
+    }
+    let extra = elliptical(toks, mentions);
+    mentions.extend(extra);
+    mentions.sort_by_key(|m| m.tok_start);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn phrases(text: &str) -> Vec<(WeaponClass, Option<u32>, Option<Role>, String)> {
+        let toks = tokenize(text);
+        scan(text, &toks)
+            .into_iter()
+            .map(|m| (m.class, m.count, m.role, m.models.join("/")))
+            .collect()
+    }
+
+    #[test]
+    fn ukrainian_launch_list() {
+        let p = phrases(
+            "противник атакував двома протикорабельними ракетами Циркон/Онікс із Курської обл., шістьма балістичними ракетами Іскандер-М/С-400 із Брянської обл., та 142 ударними БпЛА типу Shahed, Гербера, Італмас та дронами-імітаторами типу «Пародія» із напрямків",
+        );
+        assert_eq!(p.len(), 3, "{p:?}");
+        assert_eq!(
+            p[0],
+            (
+                WeaponClass::AntiShipMissile,
+                Some(2),
+                Some(Role::Launched),
+                "Zircon/Oniks".into()
+            )
+        );
+        assert_eq!(
+            p[1],
+            (
+                WeaponClass::BallisticMissile,
+                Some(6),
+                Some(Role::Launched),
+                "Iskander-M/S-400".into()
+            )
+        );
+        assert_eq!(
+            p[2],
+            (
+                WeaponClass::Drone,
+                Some(142),
+                Some(Role::Launched),
+                "Shahed/Gerbera/Italmas/Parodiya".into()
+            )
+        );
+    }
+
+    #[test]
+    fn not_reached_applies_backwards() {
+        let p = phrases(
+            "збито/подавлено 112 ворожих БпЛА типу Shahed, 3 керовані авіаційні ракети Х-59/69, протирадіолокаційною ракетою Х-31 не досягла цілі.",
+        );
+        assert_eq!(p[0].1, Some(112));
+        assert_eq!(
+            p[1],
+            (
+                WeaponClass::GuidedMissile,
+                Some(3),
+                Some(Role::Destroyed),
+                "Kh-59/Kh-69".into()
+            )
+        );
+        assert_eq!(
+            p[2],
+            (
+                WeaponClass::GuidedMissile,
+                Some(1),
+                Some(Role::Suppressed),
+                "Kh-31".into()
+            )
+        );
+    }
+
+    #[test]
+    fn english_counts_and_ellipsis() {
+        let p = phrases(
+            "Ukraine’s air force said it has shot down two cruise missiles, two ballistic missiles and 37 Russian drones as regions across Ukraine were targeted.",
+        );
+        assert_eq!(p.len(), 3, "{p:?}");
+        assert_eq!(p[0].0, WeaponClass::CruiseMissile);
+        assert_eq!(p[0].1, Some(2));
+        assert_eq!(
+            p[2],
+            (
+                WeaponClass::Drone,
+                Some(37),
+                Some(Role::Destroyed),
+                String::new()
+            )
+        );
+        let p = phrases(
+            "A further 47 Russian drones were lost in different regions of Ukraine, while two left Ukraine’s airspace",
+        );
+        assert_eq!(
+            p[0],
+            (
+                WeaponClass::Drone,
+                Some(47),
+                Some(Role::Suppressed),
+                String::new()
+            )
+        );
+        assert_eq!(
+            p[1],
+            (
+                WeaponClass::Drone,
+                Some(2),
+                Some(Role::LeftAirspace),
+                String::new()
+            )
+        );
+    }
+
+    #[test]
+    fn numbers_that_are_not_weapons() {
+        assert!(
+            phrases("Following reports of 10,000 North Korean soldiers arriving in Russia")
+                .is_empty()
+        );
+        assert!(phrases("станом на 08:30, 24 червня").is_empty());
+        let p =
+            phrases("the attacks – involving cruise and ballistic missiles – were less intense");
+        assert_eq!(
+            p.iter().map(|x| x.0).collect::<Vec<_>>(),
+            vec![WeaponClass::CruiseMissile, WeaponClass::BallisticMissile]
+        );
+        assert!(p.iter().all(|x| x.1.is_none()));
+    }
+}
