@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use bytes::Bytes;
 use tokio::sync::broadcast;
-use tryvoga_core::{AlertType, Event, RegionId, Registry};
+use tryvoga_core::{AlertType, Event, Origin, RegionId, Registry};
 use tryvoga_store::StoredEvent;
 
 /// One event ready for the wire.
@@ -19,6 +19,8 @@ pub struct Frame {
     pub alert_type: Option<AlertType>,
     /// `id:`, `event:` and `data:` lines of Server-Sent Events, blank line included.
     pub sse: Bytes,
+    /// An imported past alert: part of the log, never announced as something happening now.
+    pub history: bool,
 }
 
 impl Frame {
@@ -42,6 +44,7 @@ impl Frame {
             region,
             alert_type,
             sse: Bytes::from(sse),
+            history: false,
         }
     }
 
@@ -58,10 +61,18 @@ impl Frame {
 
     /// A frame rebuilt from the log for a subscriber catching up.
     pub fn from_stored(e: &StoredEvent) -> Frame {
-        let alert_type = serde_json::from_str::<AlertTypeOnly>(&e.payload)
+        let alert = serde_json::from_str::<AlertTypeOnly>(&e.payload)
             .ok()
-            .and_then(|a| a.alert.map(|a| a.alert_type));
-        Frame::new(e.seq, &e.kind, e.region, alert_type, &e.payload)
+            .and_then(|a| a.alert);
+        let mut frame = Frame::new(
+            e.seq,
+            &e.kind,
+            e.region,
+            alert.as_ref().map(|a| a.alert_type),
+            &e.payload,
+        );
+        frame.history = alert.is_some_and(|a| a.origin == Origin::Import);
+        frame
     }
 }
 
@@ -74,6 +85,8 @@ struct AlertTypeOnly {
 struct TypeField {
     #[serde(rename = "type")]
     alert_type: AlertType,
+    #[serde(default)]
+    origin: Origin,
 }
 
 /// How many frames the shared ring holds: a subscriber further behind than this is dropped.
@@ -111,8 +124,13 @@ impl Hub {
     /// Called by the writer after each commit, in sequence order.
     pub fn publish(&self, events: &[Event]) {
         for event in events {
-            let frame = Arc::new(Frame::from_event(event));
             self.last_seq.store(event.seq, Ordering::Release);
+            if is_history(event) {
+                // Thousands of imported rows would overflow the ring and drop every
+                // subscriber; a subscriber that sees the gap reads past them in the log.
+                continue;
+            }
+            let frame = Arc::new(Frame::from_event(event));
             self.last_event_ms
                 .store(event.at.timestamp_millis(), Ordering::Release);
             self.published.fetch_add(1, Ordering::Relaxed);
@@ -132,6 +150,14 @@ impl Hub {
     pub fn last_event_ms(&self) -> i64 {
         self.last_event_ms.load(Ordering::Acquire)
     }
+}
+
+/// Whether an event records the past (an import) rather than announcing a change now.
+pub fn is_history(event: &Event) -> bool {
+    event
+        .body
+        .alert()
+        .is_some_and(|a| a.origin == Origin::Import)
 }
 
 /// Which frames a subscriber wants, decided per frame by two set look-ups.
@@ -164,6 +190,9 @@ impl Filter {
     }
 
     pub fn matches(&self, frame: &Frame) -> bool {
+        if frame.history {
+            return false;
+        }
         let region_ok = match (&self.regions, frame.region) {
             (Some(set), Some(r)) => set.contains(&r),
             _ => true,

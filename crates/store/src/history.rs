@@ -80,9 +80,9 @@ pub(crate) fn import_chunk(
     )?;
     for row in &chunk.rows {
         let here = || format!("{} line {}", chunk.file, row.line);
-        let region = registry
-            .get(row.region)
-            .ok_or_else(|| StoreError::Invalid(format!("{}: no region has id {}", here(), row.region)))?;
+        let region = registry.get(row.region).ok_or_else(|| {
+            StoreError::Invalid(format!("{}: no region has id {}", here(), row.region))
+        })?;
         if row.ended_at < row.started_at {
             return Err(StoreError::Invalid(format!(
                 "{}: the alert ends before it starts",
@@ -191,7 +191,10 @@ pub fn spans(
         args.push(Value::Integer(o.0.into()));
     }
     if let Some(types) = types {
-        sql.push_str(&format!(" AND type IN ({})", vec!["?"; types.len()].join(",")));
+        sql.push_str(&format!(
+            " AND type IN ({})",
+            vec!["?"; types.len()].join(",")
+        ));
         args.extend(types.iter().map(|t| Value::Text(t.as_str().into())));
     }
     let mut stmt = conn.prepare_cached(&sql)?;
@@ -256,7 +259,10 @@ pub fn history(
         args.extend(regions.iter().map(|r| Value::Integer(r.0.into())));
     }
     if let Some(types) = &q.types {
-        sql.push_str(&format!(" AND type IN ({})", vec!["?"; types.len()].join(",")));
+        sql.push_str(&format!(
+            " AND type IN ({})",
+            vec!["?"; types.len()].join(",")
+        ));
         args.extend(types.iter().map(|t| Value::Text(t.as_str().into())));
     }
     if let Some(to) = q.to {
@@ -293,8 +299,8 @@ pub fn history(
 
 /// How many alerts each import source has put in the record.
 pub fn imported_counts(conn: &Connection) -> Result<Vec<(String, u64)>, StoreError> {
-    let mut stmt =
-        conn.prepare_cached("SELECT source, COUNT(*) FROM imported GROUP BY source ORDER BY source")?;
+    let mut stmt = conn
+        .prepare_cached("SELECT source, COUNT(*) FROM imported GROUP BY source ORDER BY source")?;
     let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }

@@ -2,6 +2,7 @@
 //! from it, issuer tokens (hashed) and the audit trail of every command. One writer thread
 //! owns the state and commits in batches; reads use their own connections.
 
+pub mod history;
 mod pool;
 pub mod queries;
 mod schema;
@@ -15,8 +16,9 @@ use std::sync::{Arc, RwLock};
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
-use tryvoga_core::{Actor, Command, Registry, State};
+use tryvoga_core::{Actor, Command, Origin, Registry, State};
 
+pub use history::{HistoricalAlert, ImportChunk, ImportReport};
 pub use queries::{AlertQuery, AuditRecord, StoredEvent};
 pub use tokens::TokenInfo;
 pub use writer::{Accepted, AuditEntry, CommandError, NewToken, Publisher};
@@ -162,14 +164,36 @@ impl Store {
         command: Command,
         idempotency_key: Option<String>,
     ) -> Result<Accepted, CommandError> {
+        self.command_as(actor, command, Origin::Live, idempotency_key)
+            .await
+    }
+
+    /// As [`Store::command`], for commands that replay a record: an alert started carries
+    /// `origin`.
+    pub async fn command_as(
+        &self,
+        actor: Actor,
+        command: Command,
+        origin: Origin,
+        idempotency_key: Option<String>,
+    ) -> Result<Accepted, CommandError> {
         let (reply, rx) = oneshot::channel();
         self.send(Request::Command {
             actor,
             command,
             idempotency_key,
             reply,
+            origin,
         })
         .await?;
+        rx.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    /// Writes past alerts into the record in one transaction; resolves once it is durable.
+    /// Rows already imported from the same source are reported, not written again.
+    pub async fn import_history(&self, chunk: ImportChunk) -> Result<ImportReport, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Request::ImportHistory { chunk, reply }).await?;
         rx.await.map_err(|_| StoreError::WriterGone)?
     }
 
@@ -196,6 +220,22 @@ impl Store {
         })
         .await?;
         rx.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    /// Runs `f` on the writer's connection, in its own savepoint of the next batch; resolves
+    /// with its result once that batch is on disk. For tables beside the log, never the log.
+    pub async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        let run: writer::WriteFn = Box::new(move |c| f(c).map(|v| Box::new(v) as writer::Written));
+        self.send(Request::Write { run, reply }).await?;
+        let value = rx.await.map_err(|_| StoreError::WriterGone)??;
+        value
+            .downcast::<T>()
+            .map(|v| *v)
+            .map_err(|_| StoreError::Corrupt("a write answered with the wrong type".into()))
     }
 
     async fn send(&self, request: Request) -> Result<(), StoreError> {

@@ -7,8 +7,9 @@ use std::sync::{Arc, RwLock};
 use chrono::{DateTime, SubsecRound, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use tokio::sync::{mpsc, oneshot};
-use tryvoga_core::{Actor, Command, Event, Refusal, Registry, Role, State};
+use tryvoga_core::{Actor, Command, Event, Origin, Refusal, Registry, Role, State};
 
+use crate::history::{ImportChunk, ImportReport};
 use crate::tokens::{self, TokenInfo};
 use crate::{StoreError, ms};
 
@@ -55,8 +56,13 @@ pub(crate) enum Request {
         command: Command,
         idempotency_key: Option<String>,
         reply: oneshot::Sender<Result<Accepted, CommandError>>,
+        origin: Origin,
     },
     Audit(AuditEntry),
+    ImportHistory {
+        chunk: ImportChunk,
+        reply: oneshot::Sender<Result<ImportReport, StoreError>>,
+    },
     CreateToken {
         token: NewToken,
         reply: oneshot::Sender<Result<(TokenInfo, String), StoreError>>,
@@ -65,7 +71,16 @@ pub(crate) enum Request {
         name: String,
         reply: oneshot::Sender<Result<bool, StoreError>>,
     },
+    /// A write to a table beside the log (webhook positions, signing keys...), run in the
+    /// batch's transaction so that it shares the single writer and its durability.
+    Write {
+        run: WriteFn,
+        reply: oneshot::Sender<Result<Written, StoreError>>,
+    },
 }
+
+pub(crate) type Written = Box<dyn std::any::Any + Send>;
+pub(crate) type WriteFn = Box<dyn FnOnce(&Connection) -> Result<Written, StoreError> + Send>;
 
 /// Receives every batch of committed events, in order, with the state after them.
 pub type Publisher = Box<dyn FnMut(&[Event], &Arc<State>) + Send>;
@@ -91,6 +106,14 @@ enum Pending {
     Revoke(
         oneshot::Sender<Result<bool, StoreError>>,
         Result<bool, StoreError>,
+    ),
+    Write(
+        oneshot::Sender<Result<Written, StoreError>>,
+        Result<Written, StoreError>,
+    ),
+    Import(
+        oneshot::Sender<Result<ImportReport, StoreError>>,
+        Result<ImportReport, StoreError>,
     ),
     None,
 }
@@ -146,6 +169,8 @@ impl Writer {
                 Pending::Command(tx, r) => drop(tx.send(r)),
                 Pending::Token(tx, r) => drop(tx.send(r)),
                 Pending::Revoke(tx, r) => drop(tx.send(r)),
+                Pending::Write(tx, r) => drop(tx.send(r)),
+                Pending::Import(tx, r) => drop(tx.send(r)),
                 Pending::None => {}
             }
         }
@@ -158,6 +183,8 @@ fn fail_all(batch: Vec<Request>, e: &StoreError) {
             Request::Command { reply, .. } => drop(reply.send(Err(e.duplicate().into()))),
             Request::CreateToken { reply, .. } => drop(reply.send(Err(e.duplicate()))),
             Request::RevokeToken { reply, .. } => drop(reply.send(Err(e.duplicate()))),
+            Request::Write { reply, .. } => drop(reply.send(Err(e.duplicate()))),
+            Request::ImportHistory { reply, .. } => drop(reply.send(Err(e.duplicate()))),
             Request::Audit(_) => {}
         }
     }
@@ -168,6 +195,8 @@ fn reply_error(p: Pending, e: &StoreError) {
         Pending::Command(tx, _) => drop(tx.send(Err(e.duplicate().into()))),
         Pending::Token(tx, _) => drop(tx.send(Err(e.duplicate()))),
         Pending::Revoke(tx, _) => drop(tx.send(Err(e.duplicate()))),
+        Pending::Write(tx, _) => drop(tx.send(Err(e.duplicate()))),
+        Pending::Import(tx, _) => drop(tx.send(Err(e.duplicate()))),
         Pending::None => {}
     }
 }
@@ -189,9 +218,19 @@ fn handle(
             command,
             idempotency_key,
             reply,
+            origin,
         } => {
             let result = in_savepoint(tx, |sp| {
-                run_command(sp, registry, state, &actor, &command, idempotency_key, now)
+                run_command(
+                    sp,
+                    registry,
+                    state,
+                    &actor,
+                    &command,
+                    origin,
+                    idempotency_key,
+                    now,
+                )
             });
             // A refusal rolled its savepoint back; its audit entry is written after that.
             let refusal_code = match &result {
@@ -220,6 +259,19 @@ fn handle(
             }
             Pending::Command(reply, result)
         }
+        Request::ImportHistory { chunk, reply } => {
+            // A failed chunk rolls back whole, so the ids and sequence numbers it took are
+            // given back too.
+            let before = (state.clone(), events.len());
+            let result = in_savepoint(tx, |sp| {
+                crate::history::import_chunk(sp, registry, state, &chunk, now, events)
+            });
+            if result.is_err() {
+                *state = before.0;
+                events.truncate(before.1);
+            }
+            Pending::Import(reply, result)
+        }
         Request::Audit(entry) => {
             if let Err(e) = audit(tx, now, &entry, None) {
                 tracing::error!(error = %e, "could not write an audit entry");
@@ -239,6 +291,7 @@ fn handle(
             });
             Pending::Revoke(reply, result)
         }
+        Request::Write { run, reply } => Pending::Write(reply, in_savepoint(tx, run)),
     }
 }
 
@@ -258,12 +311,14 @@ fn in_savepoint<T, E: From<StoreError>>(
     result
 }
 
+#[allow(clippy::too_many_arguments)] // each is a distinct input of one decision
 fn run_command(
     conn: &Connection,
     registry: &Registry,
     state: &mut State,
     actor: &Actor,
     command: &Command,
+    origin: Origin,
     idempotency_key: Option<String>,
     now: DateTime<Utc>,
 ) -> Result<Accepted, CommandError> {
@@ -292,7 +347,7 @@ fn run_command(
         }
     }
     let seq = state.last_seq() + 1;
-    let event = state.decide(registry, actor, command, seq, now)?;
+    let event = state.decide_as(registry, actor, command, origin, seq, now)?;
     append(conn, &event)?;
     if let Some(key) = &idempotency_key {
         conn.execute(
