@@ -542,10 +542,44 @@ pub fn scan(text: &str, toks: &[Tok]) -> Vec<Mention> {
                         mentions[c].tok_end = i + 1;
                     }
                 } else {
-                    let count = pending_num.or(match number {
-                        Number::Singular if pending_article || !t.lower.is_ascii() => Some(1),
-                        _ => None,
+                    // "a missile attack", "drone strikes": the weapon word qualifies another noun.
+                    let qualifier = words.get(i + 1).is_some_and(|n| {
+                        matches!(
+                            *n,
+                            "attack"
+                                | "attacks"
+                                | "strike"
+                                | "strikes"
+                                | "threat"
+                                | "alert"
+                                | "alerts"
+                                | "defence"
+                                | "defense"
+                                | "system"
+                                | "systems"
+                                | "campaign"
+                                | "production"
+                                | "launcher"
+                                | "launchers"
+                                | "programme"
+                                | "program"
+                                | "debris"
+                                | "fragments"
+                                | "factory"
+                                | "warfare"
+                                | "units"
+                                | "operators"
+                                | "boats"
+                        )
                     });
+                    let count = if qualifier {
+                        None
+                    } else {
+                        pending_num.or(match number {
+                            Number::Singular if pending_article || !t.lower.is_ascii() => Some(1),
+                            _ => None,
+                        })
+                    };
                     mentions.push(Mention {
                         class,
                         models: Vec::new(),
