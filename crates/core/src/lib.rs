@@ -8,6 +8,7 @@ pub mod event;
 pub mod names;
 pub mod region;
 pub mod state;
+pub mod stats;
 
 pub use alert::{Alert, AlertId, AlertLevel, AlertStatus, AlertType, Origin, UnknownWord};
 pub use command::{Actor, Command, Refusal, Role};

@@ -7,8 +7,11 @@
 //! imported row leaves a key (source, region, type, start) so that importing the same file
 //! again, or the same record in another language, adds nothing.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter, types::Value};
+use tryvoga_core::stats::{Interval, Relation};
 use tryvoga_core::{
     Alert, AlertId, AlertStatus, AlertType, Event, EventBody, Origin, RegionId, Registry, State,
 };
@@ -303,4 +306,64 @@ pub fn imported_counts(conn: &Connection) -> Result<Vec<(String, u64)>, StoreErr
         .prepare_cached("SELECT source, COUNT(*) FROM imported GROUP BY source ORDER BY source")?;
     let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The alerts that bear on `region` in `[from, to)`, each marked by how its region stands to
+/// `region`: for `tryvoga_core::stats::compute`. Alerts on unrelated regions of the same
+/// oblast are left out.
+pub fn intervals_for(
+    conn: &Connection,
+    registry: &Registry,
+    region: RegionId,
+    types: Option<&[AlertType]>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<Interval>, StoreError> {
+    let oblast = registry.get(region).map_or(region, |r| r.oblast);
+    let spans = spans(conn, Some(oblast), types, from, to)?;
+    Ok(spans
+        .into_iter()
+        .filter_map(|s| {
+            let relation = if s.region == region {
+                Relation::Itself
+            } else if registry.is_within(region, s.region) {
+                Relation::Ancestor
+            } else if registry.is_within(s.region, region) {
+                Relation::Descendant
+            } else {
+                return None;
+            };
+            Some(interval(s, relation))
+        })
+        .collect())
+}
+
+/// The alerts of every oblast in `[from, to)`, grouped by oblast: alerts on the oblast itself,
+/// and on its parts as descendants.
+pub fn intervals_by_oblast(
+    conn: &Connection,
+    registry: &Registry,
+    types: Option<&[AlertType]>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<BTreeMap<RegionId, Vec<Interval>>, StoreError> {
+    let mut out: BTreeMap<RegionId, Vec<Interval>> = BTreeMap::new();
+    for s in spans(conn, None, types, from, to)? {
+        let oblast = registry.get(s.region).map_or(s.region, |r| r.oblast);
+        let relation = if s.region == oblast {
+            Relation::Itself
+        } else {
+            Relation::Descendant
+        };
+        out.entry(oblast).or_default().push(interval(s, relation));
+    }
+    Ok(out)
+}
+
+fn interval(s: Span, relation: Relation) -> Interval {
+    Interval {
+        start: from_ms(s.started_ms),
+        end: s.ended_ms.map(from_ms),
+        relation,
+    }
 }
