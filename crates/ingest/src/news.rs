@@ -22,7 +22,7 @@ use crate::numbers::parse_phrase;
 use crate::places::{EnMention, RegionLookup, en_mentions};
 use crate::tally;
 use crate::text::{mask_parentheses, sentences};
-use crate::weapons::{Mention, Role, scan, tokenize};
+use crate::weapons::{Mention, Role, scan_in_context, tokenize};
 
 /// Whether the text is English prose (rather than a Ukrainian summary or channel message).
 pub fn looks_like_news(text: &str) -> bool {
@@ -235,6 +235,11 @@ const TARGET_WORDS: &[&str] = &[
     "was hit",
     "hit by",
     "attacked",
+    " over ",
+    " hit ",
+    "damaged",
+    "killing",
+    "injuring",
 ];
 
 const SUPPLY_WORDS: &[&str] = &[
@@ -539,6 +544,7 @@ pub fn read_news_documents(docs: &[&str], _lookup: &dyn RegionLookup) -> Extract
         let mut consumers: Vec<String> = Vec::new();
         let mut power_evidence = Vec::new();
         let mut power_kind = PowerKind::ConsumptionLimits;
+        let mut last_weapon: Option<(WeaponClass, Vec<&'static str>)> = None;
         for &(ps, pe) in &entry.paragraphs {
             let para = &text[ps..pe];
             let masked = mask_parentheses(para);
@@ -607,7 +613,10 @@ pub fn read_news_documents(docs: &[&str], _lookup: &dyn RegionLookup) -> Extract
 
                 let masked_sent = mask_parentheses(sent);
                 let toks = tokenize(&masked_sent);
-                let mut mentions = scan(&masked_sent, &toks);
+                let mut mentions = scan_in_context(&masked_sent, &toks, last_weapon.clone());
+                if let Some(m) = mentions.last() {
+                    last_weapon = Some((m.class, m.models.clone()));
+                }
                 let supply = SUPPLY_WORDS.iter().any(|w| lower.contains(w));
                 let running = RUNNING_TOTAL.iter().any(|w| lower.contains(w));
                 if supply {
@@ -664,7 +673,7 @@ pub fn read_news_documents(docs: &[&str], _lookup: &dyn RegionLookup) -> Extract
                 }
             }
         }
-        if power_entry && !power_regions.is_empty() {
+        if power_entry && (!power_regions.is_empty() || !power_evidence.is_empty()) {
             let dup = out
                 .power
                 .iter()

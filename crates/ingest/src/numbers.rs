@@ -167,15 +167,15 @@ fn ukrainian(word: &str) -> Option<Part> {
         }
     }
     const TEENS: &[(&str, u32)] = &[
-        ("одинад", 11),
-        ("двана", 12),
-        ("трина", 13),
-        ("чотирна", 14),
-        ("пятна", 15),
-        ("шістна", 16),
-        ("сімна", 17),
-        ("вісімна", 18),
-        ("девятна", 19),
+        ("одинадця", 11),
+        ("дванадця", 12),
+        ("тринадця", 13),
+        ("чотирнадця", 14),
+        ("пятнадця", 15),
+        ("шістнадця", 16),
+        ("сімнадця", 17),
+        ("вісімнадця", 18),
+        ("девятнадця", 19),
     ];
     const CASE_ENDINGS: &[&str] = &["ть", "ти", "тьма", "тьома", "тьох", "тьом"];
     let stem_with = |stem: &str| {
@@ -183,8 +183,8 @@ fn ukrainian(word: &str) -> Option<Part> {
             word.len() == stem.len() + e.len() && word.starts_with(stem) && word.ends_with(e)
         })
     };
-    for (prefix, v) in TEENS {
-        if stem_with(&format!("{prefix}дця")) {
+    for (stem, v) in TEENS {
+        if stem_with(stem) {
             return Some(Part::Add(*v));
         }
     }
@@ -238,8 +238,19 @@ fn ukrainian(word: &str) -> Option<Part> {
 }
 
 fn part(word: &str) -> Option<Part> {
-    let w = fold(word);
-    english(&w).or_else(|| ukrainian(&w))
+    // Number words are short; most words need no folding, so skip the allocation then.
+    if word.len() > 48 {
+        return None;
+    }
+    if word
+        .chars()
+        .any(|c| c.is_uppercase() || matches!(c, '\'' | '’' | 'ʼ' | '`' | '‘'))
+    {
+        let w = fold(word);
+        english(&w).or_else(|| ukrainian(&w))
+    } else {
+        english(word).or_else(|| ukrainian(word))
+    }
 }
 
 /// Whether a single token is a number (digits or a number word).

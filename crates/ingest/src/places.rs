@@ -460,19 +460,22 @@ pub fn word_spans(text: &str) -> Vec<(usize, usize)> {
     let mut start: Option<usize> = None;
     let mut last_end = 0;
     for (i, c) in text.char_indices() {
-        let inner = matches!(c, '\'' | '’' | 'ʼ' | '-');
-        if c.is_alphanumeric() || (inner && start.is_some()) {
+        if c.is_alphanumeric() {
             if start.is_none() {
                 start = Some(i);
             }
-            if !inner {
-                last_end = i + c.len_utf8();
-            }
-        } else if let Some(s) = start.take() {
+            last_end = i + c.len_utf8();
+        } else if matches!(c, '\'' | '’' | '-') && start.is_some() {
+            // Inside a word ("Куп’янськ", "Ivano-Frankivsk"); a trailing one is dropped.
+        } else if let Some(s) = start.take()
+            && last_end > s
+        {
             out.push((s, last_end));
         }
     }
-    if let Some(s) = start {
+    if let Some(s) = start
+        && last_end > s
+    {
         out.push((s, last_end));
     }
     out
@@ -513,6 +516,57 @@ const EN_NAMES: &[(u32, &[&str])] = &[
     (29, &["crimea"]),
     (30, &["sevastopol"]),
     (31, &["kyiv", "kiev"]),
+];
+
+/// Cities and towns news name instead of their oblast; several words are joined by a space.
+const EN_TOWNS: &[(&str, u32)] = &[
+    ("kryvyi rih", 9),
+    ("kryvyi", 9),
+    ("pavlohrad", 9),
+    ("nikopol", 9),
+    ("kamianske", 9),
+    ("kremenchuk", 19),
+    ("bila tserkva", 14),
+    ("brovary", 14),
+    ("irpin", 14),
+    ("bucha", 14),
+    ("boryspil", 14),
+    ("uman", 24),
+    ("izmail", 18),
+    ("kramatorsk", 28),
+    ("sloviansk", 28),
+    ("pokrovsk", 28),
+    ("kostiantynivka", 28),
+    ("mariupol", 28),
+    ("bakhmut", 28),
+    ("kupiansk", 22),
+    ("izium", 22),
+    ("chuhuiv", 22),
+    ("melitopol", 12),
+    ("berdiansk", 12),
+    ("enerhodar", 12),
+    ("nova kakhovka", 23),
+    ("kropyvnytskyi", 15),
+    ("burshtyn", 13),
+    ("kalush", 13),
+    ("konotop", 20),
+    ("shostka", 20),
+    ("okhtyrka", 20),
+    ("nizhyn", 25),
+    ("pryluky", 25),
+    ("starokostiantyniv", 3),
+    ("shepetivka", 3),
+    ("kovel", 8),
+    ("lutsk", 8),
+    ("uzhhorod", 11),
+    ("mukachevo", 11),
+    ("drohobych", 27),
+    ("stryi", 27),
+    ("berdychiv", 10),
+    ("korosten", 10),
+    ("ochakiv", 17),
+    ("pervomaisk", 17),
+    ("voznesensk", 17),
 ];
 
 /// Foreign regions and places the texts name as launch areas or targets.
@@ -605,6 +659,27 @@ pub fn en_mentions(text: &str) -> Vec<EnMention> {
         }
         if !capitalised {
             i += 1;
+            continue;
+        }
+        let two = next.map(|n| format!("{w} {}", n.trim_end_matches("'s")));
+        if let Some((_, id)) = EN_TOWNS
+            .iter()
+            .find(|(k, _)| Some(*k) == two.as_deref() || *k == w)
+        {
+            let span = if two
+                .as_deref()
+                .is_some_and(|t| EN_TOWNS.iter().any(|(k, _)| *k == t))
+            {
+                2
+            } else {
+                1
+            };
+            out.push(EnMention {
+                start: s,
+                end: words[i + span - 1].1,
+                region: ua_target(*id),
+            });
+            i += span;
             continue;
         }
         let ua = EN_NAMES

@@ -280,6 +280,10 @@ fn lex(w: &str) -> Option<Lex> {
         "базування",
         "типу",
         "russian",
+        "ukrainian",
+        "ukraine's",
+        "iranian",
+        "belarusian",
         "russia's",
         "enemy",
         "attack",
@@ -348,6 +352,10 @@ pub struct Mention {
     pub role: Option<Role>,
     /// "the rest of the missiles": the remainder of what was launched.
     pub rest: bool,
+    /// The role was fixed by the phrase's shape ("56 of 90 drones": 90 launched).
+    fixed: bool,
+    /// "56 of 90": the part (56) and the token where it stands.
+    part: Option<(u32, usize)>,
     pub start: usize,
     pub end: usize,
     /// Index of the first and one-past-last token of the phrase.
@@ -381,6 +389,8 @@ fn role_at(toks: &[Tok], i: usize) -> Option<(Role, bool, usize)> {
         | "завдала"
         | "випущено"
         | "запущено"
+        | "застосовано"
+        | "використано"
         | "launched"
         | "launching"
         | "fired"
@@ -390,6 +400,18 @@ fn role_at(toks: &[Tok], i: usize) -> Option<(Role, bool, usize)> {
             return forward(Role::Launched);
         }
         "влучання" | "влучань" => return forward(Role::Hit),
+        // "497 засобів повітряного нападу": the total launched.
+        "засобів" | "засоби" | "засобами"
+            if next == Some("повітряного") && prev != Some("влучання") =>
+        {
+            return forward(Role::Launched);
+        }
+        "hit" | "struck" if !matches!(prev, Some("were" | "was" | "been" | "be")) => {
+            return backward(Role::Hit, 1);
+        }
+        "reach" | "reached" if matches!(prev, Some("not" | "to")) => {
+            return backward(Role::Suppressed, 1);
+        }
         "downed" | "intercepted" | "destroyed" | "neutralised" | "neutralized" => {
             return if matches!(prev, Some("were" | "was" | "been")) {
                 backward(Role::Destroyed, 1)
@@ -436,6 +458,45 @@ fn role_at(toks: &[Tok], i: usize) -> Option<(Role, bool, usize)> {
     None
 }
 
+/// "in 2024", "since 2022": a year, not a count.
+fn is_year(toks: &[Tok], i: usize) -> bool {
+    let t = &toks[i];
+    if t.kind != TokKind::Number || t.lower.len() != 4 {
+        return false;
+    }
+    let Some(v) = parse_digits(&t.lower) else {
+        return false;
+    };
+    let prep = i
+        .checked_sub(1)
+        .map(|j| toks[j].lower.as_str())
+        .is_some_and(|p| {
+            matches!(
+                p,
+                "in" | "since"
+                    | "until"
+                    | "by"
+                    | "from"
+                    | "of"
+                    | "during"
+                    | "before"
+                    | "after"
+                    | "у"
+                    | "в"
+                    | "з"
+                    | "до"
+                    | "від"
+                    | "році"
+                    | "рік"
+                    | "року"
+            )
+        });
+    let next_year_word = toks
+        .get(i + 1)
+        .is_some_and(|n| matches!(n.lower.as_str(), "року" | "році" | "рік" | "р"));
+    (1900..=2100).contains(&v) && (prep || next_year_word)
+}
+
 /// The role a sentence's last forward keyword sets ("противник атакував:"), which bullet lines
 /// below it inherit.
 pub fn sentence_role(toks: &[Tok]) -> Option<Role> {
@@ -444,10 +505,18 @@ pub fn sentence_role(toks: &[Tok]) -> Option<Role> {
         .find_map(|i| role_at(toks, i).filter(|r| !r.1).map(|r| r.0))
 }
 
-/// Finds the weapon phrases of one sentence, in order, with their roles.
-pub fn scan(text: &str, toks: &[Tok]) -> Vec<Mention> {
+/// Finds the weapon phrases of one sentence, in order, with their roles. `context` is the
+/// weapon named last before this sentence, which a bare count ("Of those, 62 were shot down")
+/// refers to.
+pub fn scan_in_context(
+    _text: &str,
+    toks: &[Tok],
+    context: Option<(WeaponClass, Vec<&'static str>)>,
+) -> Vec<Mention> {
     let mut mentions: Vec<Mention> = Vec::new();
     let mut pending_num: Option<u32> = None;
+    let mut pending_num_tok = 0usize;
+    let mut pending_part: Option<(u32, usize)> = None;
     let mut pending_article = false;
     let mut pending_adj: Option<WeaponClass> = None;
     let mut pending_rest = false;
@@ -477,11 +546,24 @@ pub fn scan(text: &str, toks: &[Tok]) -> Vec<Mention> {
         let lexed = lex(&t.lower);
         // A numeral, possibly several words long; but a model code such as "69" in "Х-59/69"
         // is not read as a number here (it only appears inside a token).
+        if is_year(toks, i) {
+            pending_num = None;
+            current = None;
+            i += 1;
+            continue;
+        }
         if !matches!(lexed, Some(Lex::Head(..) | Lex::Model(..)))
             && (t.kind == TokKind::Number || parse_digits(&t.lower).is_none())
             && let Some((v, used)) = parse_phrase(&words[i..])
         {
+            // "56 of 90 drones", "56 out of 90": the first number is a part of the second.
+            let of_before = i >= 1 && words[i - 1] == "of";
+            pending_part = match (pending_num, of_before) {
+                (Some(p), true) => Some((p, pending_num_tok)),
+                _ => None,
+            };
             pending_num = Some(v);
+            pending_num_tok = i;
             pending_adj = None;
             current = None;
             i += used;
@@ -514,6 +596,8 @@ pub fn scan(text: &str, toks: &[Tok]) -> Vec<Mention> {
                             count: None,
                             role: None,
                             rest: false,
+                            fixed: false,
+                            part: None,
                             start: t.start,
                             end: t.end,
                             tok_start: i,
@@ -586,6 +670,8 @@ pub fn scan(text: &str, toks: &[Tok]) -> Vec<Mention> {
                         count,
                         role: None,
                         rest: pending_rest,
+                        fixed: false,
+                        part: pending_part.take(),
                         start: t.start,
                         end: t.end,
                         tok_start: i,
@@ -654,6 +740,8 @@ pub fn scan(text: &str, toks: &[Tok]) -> Vec<Mention> {
                             count: pending_num,
                             role: None,
                             rest: pending_rest,
+                            fixed: false,
+                            part: pending_part.take(),
                             start: t.start,
                             end: t.end,
                             tok_start: i,
@@ -667,6 +755,9 @@ pub fn scan(text: &str, toks: &[Tok]) -> Vec<Mention> {
                 pending_adj = None;
                 pending_rest = false;
             }
+            None if t.lower == "the" && i > 0 && words[i - 1] == "of" => {
+                // "two of the missiles": the count still belongs to the noun.
+            }
             None => {
                 // Connectives keep a list of models open; any other word closes the phrase.
                 if !matches!(t.lower.as_str(), "та" | "і" | "й" | "and" | "or") {
@@ -674,6 +765,7 @@ pub fn scan(text: &str, toks: &[Tok]) -> Vec<Mention> {
                 }
                 // A count applies only to a weapon word right after it (fillers aside).
                 pending_num = None;
+                pending_part = None;
                 pending_article = false;
                 pending_adj = None;
                 pending_rest = false;
@@ -681,13 +773,43 @@ pub fn scan(text: &str, toks: &[Tok]) -> Vec<Mention> {
         }
         i += 1;
     }
-    assign_roles(text, toks, &mut mentions);
+    // "56 of 90 drones": 90 were launched, 56 get the sentence's verb.
+    let mut parts = Vec::new();
+    for m in mentions.iter_mut() {
+        if let Some((part, tok)) = m.part.take() {
+            parts.push(Mention {
+                count: Some(part),
+                role: None,
+                fixed: false,
+                part: None,
+                start: toks[tok].start,
+                end: m.end,
+                tok_start: tok,
+                tok_end: m.tok_end,
+                ..m.clone()
+            });
+            m.role = Some(Role::Launched);
+            m.fixed = true;
+        }
+    }
+    mentions.extend(parts);
+    mentions.sort_by_key(|m| m.tok_start);
+    assign_roles(toks, &mut mentions, &context);
     mentions
+}
+
+/// [`scan`] with no earlier sentence to refer back to.
+pub fn scan(text: &str, toks: &[Tok]) -> Vec<Mention> {
+    scan_in_context(text, toks, None)
 }
 
 /// A bare count with a verb and no weapon word ("while two left the airspace", "of which 30
 /// were shot down") refers to the weapon named before it in the sentence.
-fn elliptical(toks: &[Tok], mentions: &[Mention]) -> Vec<Mention> {
+fn elliptical(
+    toks: &[Tok],
+    mentions: &[Mention],
+    context: &Option<(WeaponClass, Vec<&'static str>)>,
+) -> Vec<Mention> {
     let mut out = Vec::new();
     let words: Vec<&str> = toks.iter().map(|t| t.lower.as_str()).collect();
     let mut i = 0;
@@ -709,26 +831,34 @@ fn elliptical(toks: &[Tok], mentions: &[Mention]) -> Vec<Mention> {
             continue;
         };
         let mut j = i + used;
-        while matches!(
-            words.get(j),
-            Some(&("were" | "was" | "have" | "had" | "been" | "of" | "them"))
-        ) {
+        while words
+            .get(j)
+            .is_some_and(|w| matches!(*w, "of" | "them" | "those") || is_verb_filler(w))
+        {
             j += 1;
         }
         let verb = toks.get(j).map(|_| role_at(toks, j));
+        let antecedent = mentions
+            .iter()
+            .rev()
+            .find(|m| m.tok_end <= i)
+            .map(|m| (m.class, m.models.clone()))
+            .or_else(|| context.clone());
         if let Some(Some((role, _, _))) = verb
             && matches!(
                 role,
-                Role::Destroyed | Role::Suppressed | Role::LeftAirspace
+                Role::Destroyed | Role::Suppressed | Role::LeftAirspace | Role::Hit
             )
-            && let Some(prev) = mentions.iter().rev().find(|m| m.tok_end <= i)
+            && let Some((class, models)) = antecedent
         {
             out.push(Mention {
-                class: prev.class,
-                models: prev.models.clone(),
+                class,
+                models,
                 count: Some(v),
                 role: Some(role),
                 rest: false,
+                fixed: true,
+                part: None,
                 start: toks[i].start,
                 end: toks[i + used - 1].end,
                 tok_start: i,
@@ -740,7 +870,46 @@ fn elliptical(toks: &[Tok], mentions: &[Mention]) -> Vec<Mention> {
     out
 }
 
-fn assign_roles(_text: &str, toks: &[Tok], mentions: &mut Vec<Mention>) {
+/// Words that may stand between a weapon phrase and the verb that gives it its role
+/// ("were locationally lost", "did not reach", "не досягла цілі", quotes).
+fn is_verb_filler(w: &str) -> bool {
+    matches!(
+        w,
+        "were"
+            | "was"
+            | "have"
+            | "has"
+            | "had"
+            | "been"
+            | "not"
+            | "did"
+            | "failed"
+            | "to"
+            | "locationally"
+            | "reportedly"
+            | "also"
+            | "then"
+            | "all"
+            | "successfully"
+            | "не"
+            | "in"
+            | "цілі"
+            | "цілей"
+            | "своїх"
+            | "'"
+            | "‘"
+            | "’"
+            | "\""
+            | "“"
+            | "”"
+    )
+}
+
+fn assign_roles(
+    toks: &[Tok],
+    mentions: &mut Vec<Mention>,
+    context: &Option<(WeaponClass, Vec<&'static str>)>,
+) {
     let mut keywords: Vec<(usize, Role, bool, usize)> = Vec::new();
     let mut i = 0;
     while i < toks.len() {
@@ -751,26 +920,12 @@ fn assign_roles(_text: &str, toks: &[Tok], mentions: &mut Vec<Mention>) {
             i += 1;
         }
     }
-    for m in mentions.iter_mut() {
+    for m in mentions.iter_mut().filter(|m| !m.fixed) {
         // A passive verb right after the phrase ("were lost", "не досягла цілі") wins.
         let after = keywords.iter().find(|&&(k, _, back, _)| {
             back && k >= m.tok_end
                 && k <= m.tok_end + 3
-                && toks[m.tok_end..k].iter().all(|t| {
-                    matches!(
-                        t.lower.as_str(),
-                        "were"
-                            | "was"
-                            | "have"
-                            | "been"
-                            | "не"
-                            | "had"
-                            | "in"
-                            | "цілі"
-                            | "цілей"
-                            | "своїх"
-                    )
-                })
+                && toks[m.tok_end..k].iter().all(|t| is_verb_filler(&t.lower))
         });
         if let Some(&(_, role, _, _)) = after {
             m.role = Some(role);
@@ -799,7 +954,7 @@ fn assign_roles(_text: &str, toks: &[Tok], mentions: &mut Vec<Mention>) {
             }
         }
     }
-    let extra = elliptical(toks, mentions);
+    let extra = elliptical(toks, mentions, context);
     mentions.extend(extra);
     mentions.sort_by_key(|m| m.tok_start);
 }
@@ -915,6 +1070,14 @@ mod tests {
                 String::new()
             )
         );
+    }
+
+    #[test]
+    fn passive_verb_after_an_adverb() {
+        let p = phrases(
+            "Another 30 drones were locationally lost, and four drones left Ukrainian airspace towards Belarus.",
+        );
+        assert_eq!(p[0].2, Some(Role::Suppressed), "{p:?}");
     }
 
     #[test]
