@@ -20,6 +20,19 @@ pub struct ServeArgs {
     /// Require a token for reads too.
     #[arg(long)]
     private_reads: bool,
+    /// Serve a compatibility API without tokens: alerts-in-ua, ukrainealarm or all
+    /// (repeatable). Otherwise its clients send a Tryvoga token.
+    #[arg(long, value_name = "API", value_parser = ["alerts-in-ua", "ukrainealarm", "all"])]
+    compat_public: Vec<String>,
+    /// Requests a minute each client (token or address) may make to the compatibility APIs;
+    /// 0 for no limit.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 0,
+        env = "TRYVOGA_COMPAT_RATE_LIMIT"
+    )]
+    compat_rate_limit: u32,
 }
 
 pub fn run(args: ServeArgs) -> Result<()> {
@@ -38,6 +51,11 @@ pub fn run(args: ServeArgs) -> Result<()> {
             registry,
             tryvoga_server::Options {
                 public_reads: !args.private_reads,
+                compat: tryvoga_server::compat::CompatOptions {
+                    public_alerts_in_ua: public_api(&args.compat_public, "alerts-in-ua"),
+                    public_ukrainealarm: public_api(&args.compat_public, "ukrainealarm"),
+                    rate_limit_per_minute: args.compat_rate_limit,
+                },
             },
         )
         .with_context(|| format!("opening {}", args.db.display()))?;
@@ -72,4 +90,8 @@ pub fn run(args: ServeArgs) -> Result<()> {
         .await?;
         Ok(())
     })
+}
+
+fn public_api(chosen: &[String], api: &str) -> bool {
+    chosen.iter().any(|c| c == api || c == "all")
 }

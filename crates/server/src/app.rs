@@ -21,6 +21,8 @@ pub struct App {
     pub started: Instant,
     /// Reads need a token too when false.
     pub public_reads: bool,
+    /// State of the alerts.in.ua and ukrainealarm compatibility APIs.
+    pub compat: crate::compat::Compat,
 }
 
 pub type SharedApp = Arc<App>;

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod app;
+pub mod compat;
 pub mod error;
 pub mod hub;
 
@@ -21,11 +22,16 @@ pub use hub::Hub;
 #[derive(Debug, Clone)]
 pub struct Options {
     pub public_reads: bool,
+    /// Who may read the alerts.in.ua and ukrainealarm APIs, and how often.
+    pub compat: compat::CompatOptions,
 }
 
 impl Default for Options {
     fn default() -> Options {
-        Options { public_reads: true }
+        Options {
+            public_reads: true,
+            compat: compat::CompatOptions::default(),
+        }
     }
 }
 
@@ -57,6 +63,7 @@ pub fn open(
         hub,
         started: Instant::now(),
         public_reads: options.public_reads,
+        compat: compat::Compat::new(options.compat),
     }))
 }
 
@@ -66,6 +73,7 @@ pub async fn serve(
     app: SharedApp,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    compat::start(&app);
     let router = api::router(app);
     axum::serve(
         listener,

@@ -5,7 +5,8 @@ use rusqlite::Connection;
 use crate::StoreError;
 
 /// Each entry moves the schema from version `index` to `index + 1`.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE events (
     seq        INTEGER PRIMARY KEY,
     at_ms      INTEGER NOT NULL,
@@ -59,7 +60,8 @@ CREATE TABLE idempotency (
     seq          INTEGER NOT NULL,
     PRIMARY KEY (token, key)
 );
-"#, r#"
+"#,
+    r#"
 -- Imported history: one key per dataset row, so that re-running an import adds nothing.
 CREATE TABLE imported (
     source      TEXT NOT NULL,
@@ -71,7 +73,27 @@ CREATE TABLE imported (
     line        INTEGER NOT NULL,
     PRIMARY KEY (source, region_id, type, started_ms)
 ) WITHOUT ROWID;
-"#];
+"#,
+    r#"
+-- Compatibility APIs: ukrainealarm-style webhooks (one per token, as that API keeps one per
+-- key) with the log position delivered so far, and the key that signs their deliveries.
+-- IF NOT EXISTS: this step was written alongside another and may have run under another number.
+CREATE TABLE IF NOT EXISTS compat_webhooks (
+    token          TEXT PRIMARY KEY,
+    url            TEXT NOT NULL,
+    created_ms     INTEGER NOT NULL,
+    updated_ms     INTEGER NOT NULL,
+    delivered_seq  INTEGER NOT NULL,
+    failures       INTEGER NOT NULL DEFAULT 0,
+    last_error     TEXT
+);
+CREATE TABLE IF NOT EXISTS compat_signing_keys (
+    key_id       TEXT PRIMARY KEY,
+    private_pem  TEXT NOT NULL,
+    created_ms   INTEGER NOT NULL
+);
+"#,
+];
 
 pub const VERSION: i64 = MIGRATIONS.len() as i64;
 

@@ -35,6 +35,7 @@ pub fn router(app: SharedApp) -> Router {
         .route("/api/v1/audit", get(admin::audit))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
+        .merge(crate::compat::routes())
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
