@@ -27,6 +27,9 @@ pub struct Message {
     pub date_local: Option<NaiveDateTime>,
     /// UTC epoch seconds of posting.
     pub date_unixtime: Option<i64>,
+    /// When the message was seen (e.g. a scrape's `fetched_at`): dates a message that carries
+    /// only its `HH:MM`.
+    pub seen_at: Option<DateTime<Utc>>,
 }
 
 impl Message {
@@ -62,11 +65,27 @@ impl Message {
                     .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
                     .map(|d| d.timestamp())
             });
+        // "2026-08-08T13:10Z (approx, per source docstring)"
+        let seen_at = obj
+            .get("fetched_at")
+            .and_then(|v| v.as_str())
+            .and_then(|s| s.split_whitespace().next())
+            .and_then(|s| {
+                DateTime::parse_from_rfc3339(s)
+                    .map(|d| d.to_utc())
+                    .ok()
+                    .or_else(|| {
+                        NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%MZ")
+                            .ok()
+                            .map(|n| n.and_utc())
+                    })
+            });
         Some(Message {
             id,
             text,
             date_local,
             date_unixtime,
+            seen_at,
         })
     }
 
@@ -287,8 +306,15 @@ pub fn read_message(
     let at = msg.posted().or_else(|| {
         let t = time_local.as_deref()?;
         let time = NaiveTime::parse_from_str(t, "%H:%M").ok()?;
-        let date: NaiveDate = reference?.with_timezone(&Kyiv).date_naive();
-        kyiv_to_utc(date.and_time(time))
+        let reference = msg.seen_at.or(reference)?;
+        let date: NaiveDate = reference.with_timezone(&Kyiv).date_naive();
+        let same_day = kyiv_to_utc(date.and_time(time))?;
+        // A message is not from the future: 23:55 read at 00:05 was posted the day before.
+        if same_day > reference + chrono::Duration::minutes(10) {
+            kyiv_to_utc(date.pred_opt()?.and_time(time))
+        } else {
+            Some(same_day)
+        }
     });
     let ts = at.map(|t| t.timestamp());
 
@@ -697,6 +723,50 @@ mod tests {
         assert_eq!(
             m.posted().map(|t| t.to_rfc3339()),
             Some("2022-07-15T15:10:34+00:00".into())
+        );
+    }
+
+    #[test]
+    fn time_only_messages_take_the_reference_date() {
+        let g = Gazetteer::top_level();
+        let mut ctx = Context::default();
+        let reference = DateTime::parse_from_rfc3339("2026-08-08T21:05:00Z")
+            .map(|d| d.to_utc())
+            .ok();
+        let e = read_message(
+            &Message::from_text("🔴 23:55 Повітряна тривога в Сумська область"),
+            &g,
+            &mut ctx,
+            reference,
+        );
+        // 23:55 Kyiv (UTC+3) on 8 August is 20:55 UTC, before the reference.
+        assert_eq!(
+            e.alerts[0].at.map(|t| t.to_rfc3339()),
+            Some("2026-08-08T20:55:00+00:00".into())
+        );
+        let e = read_message(
+            &Message::from_text("🔴 23:58 Повітряна тривога в Сумська область"),
+            &g,
+            &mut ctx,
+            DateTime::parse_from_rfc3339("2026-08-08T21:01:00Z")
+                .map(|d| d.to_utc())
+                .ok(),
+        );
+        assert_eq!(
+            e.alerts[0].at.map(|t| t.to_rfc3339()),
+            Some("2026-08-08T20:58:00+00:00".into())
+        );
+        let e = read_message(
+            &Message::from_text("🔴 23:58 Повітряна тривога в Сумська область"),
+            &g,
+            &mut ctx,
+            DateTime::parse_from_rfc3339("2026-08-08T05:00:00Z")
+                .map(|d| d.to_utc())
+                .ok(),
+        );
+        assert_eq!(
+            e.alerts[0].at.map(|t| t.to_rfc3339()),
+            Some("2026-08-07T20:58:00+00:00".into())
         );
     }
 

@@ -190,7 +190,16 @@ fn infrastructure(lower: &str) -> Vec<InfraKind> {
             out.push(k);
         }
     };
-    if lower.contains("енергетич") || lower.contains("енергооб") || lower.contains("підстанц")
+    if [
+        "енергетич",
+        "енергетик",
+        "енергооб",
+        "енергосистем",
+        "підстанц",
+        "генеруюч",
+    ]
+    .iter()
+    .any(|w| lower.contains(w))
     {
         add(InfraKind::Energy);
     }

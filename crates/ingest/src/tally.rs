@@ -40,8 +40,12 @@ fn find_entry(weapons: &[WeaponCount], m: &Mention) -> Option<usize> {
             .filter(|(_, w)| w.class.is_some_and(WeaponClass::is_missile))
             .map(|(i, _)| i)
             .collect();
-        if matches!(m.role, Some(Role::Hit | Role::Suppressed | Role::Destroyed)) {
-            let need = m.count.unwrap_or(1);
+        // One missile of no stated type that hit or missed is the one whose launches are not yet
+        // accounted for; a larger figure across several types stays untyped.
+        if matches!(m.role, Some(Role::Hit | Role::Suppressed | Role::Destroyed))
+            && m.count.unwrap_or(1) == 1
+        {
+            let need = 1;
             let fits: Vec<usize> = missiles
                 .iter()
                 .copied()

@@ -310,7 +310,15 @@ fn lex(w: &str) -> Option<Lex> {
         "противника",
         "ворога",
     ];
-    if FILLERS.contains(&w) {
+    const FILLER_STEMS: &[&str] = &[
+        "ворож",
+        "ударн",
+        "реактивн",
+        "авіаційн",
+        "баражуюч",
+        "безпілотн",
+    ];
+    if FILLERS.contains(&w) || FILLER_STEMS.iter().any(|s| w.starts_with(s)) {
         return Some(Lex::Filler);
     }
     None
