@@ -22,7 +22,7 @@ pub struct Tok {
     pub start: usize,
     pub end: usize,
     pub kind: TokKind,
-    /// Lower-case, apostrophes removed, Latin `x` in model codes folded to Cyrillic `х`.
+    /// Lower-case, apostrophes removed, a leading Latin `x-` of a model code made Cyrillic.
     pub lower: String,
 }
 
@@ -90,7 +90,11 @@ pub fn tokenize(text: &str) -> Vec<Tok> {
                 kind = TokKind::Clock;
             }
             let s = &text[byte(start)..byte(j)];
-            let lower = fold(s).replace('x', "х");
+            let mut lower = fold(s);
+            // Model codes written with a Latin x ("X-59") read as the Cyrillic "Х-59".
+            if lower.starts_with("x-") {
+                lower.replace_range(0..1, "х");
+            }
             out.push(Tok {
                 start: byte(start),
                 end: byte(j),
@@ -408,6 +412,28 @@ fn role_at(toks: &[Tok], i: usize) -> Option<(Role, bool, usize)> {
             return forward(Role::Launched);
         }
         "влучання" | "влучань" => return forward(Role::Hit),
+        // "struck Ukraine with 200 drones", "attacked Kharkiv with missiles".
+        "with"
+            if (i.saturating_sub(4)..i).any(|j| {
+                matches!(
+                    toks[j].lower.as_str(),
+                    "attacked"
+                        | "struck"
+                        | "hit"
+                        | "targeted"
+                        | "pounded"
+                        | "bombarded"
+                        | "attacking"
+                        | "attack"
+                        | "attacks"
+                        | "barrage"
+                        | "strike"
+                        | "strikes"
+                )
+            }) =>
+        {
+            return forward(Role::Launched);
+        }
         // "497 засобів повітряного нападу": the total launched.
         "засобів" | "засоби" | "засобами"
             if next == Some("повітряного") && prev != Some("влучання") =>
@@ -939,6 +965,15 @@ fn assign_roles(
             m.role = Some(role);
             continue;
         }
+        // "Of the 188 drones, 76 were shot down": the whole is what was launched.
+        let of_the = m.tok_start >= 3
+            && toks[m.tok_start - 3].lower == "of"
+            && toks[m.tok_start - 2].lower == "the"
+            && m.count.is_some();
+        if of_the {
+            m.role = Some(Role::Launched);
+            continue;
+        }
         let before = keywords
             .iter()
             .rev()
@@ -1077,6 +1112,21 @@ mod tests {
                 Some(Role::LeftAirspace),
                 String::new()
             )
+        );
+    }
+
+    #[test]
+    fn launched_with() {
+        let p = phrases("Russia struck Ukraine with 200 drones and six missiles overnight.");
+        assert_eq!(
+            p[1],
+            (
+                WeaponClass::Missile,
+                Some(6),
+                Some(Role::Launched),
+                String::new()
+            ),
+            "{p:?}"
         );
     }
 

@@ -15,22 +15,47 @@ fn reads_the_2026_sample() {
 
     let first = &ex.alerts[0];
     assert_eq!(first.region.id, Some(45), "Павлоградський район");
-    assert_eq!((first.alert_type, first.action), (AlertType::AirRaid, Action::Start));
+    assert_eq!(
+        (first.alert_type, first.action),
+        (AlertType::AirRaid, Action::Start)
+    );
     // 15:44 Kyiv summer time on the day the messages were fetched.
-    assert_eq!(first.at.map(|t| t.to_rfc3339()), Some("2026-08-08T12:44:00+00:00".to_string()));
+    assert_eq!(
+        first.at.map(|t| t.to_rfc3339()),
+        Some("2026-08-08T12:44:00+00:00".to_string())
+    );
     // Новомосковський район was renamed Самарівський; the hashtag keeps the old name.
     assert_eq!(ex.alerts[1].region.id, Some(43));
 
     // 🟡 whose list names the same raion.
     let partial = &ex.alerts[3];
-    assert_eq!((partial.region.id, partial.action), (Some(123), Action::End));
-    assert_eq!(partial.still_active.iter().map(|r| r.id).collect::<Vec<_>>(), vec![Some(123)]);
-    assert_eq!(ex.alerts.iter().filter(|a| a.action == Action::End).count(), 11);
+    assert_eq!(
+        (partial.region.id, partial.action),
+        (Some(123), Action::End)
+    );
+    assert_eq!(
+        partial
+            .still_active
+            .iter()
+            .map(|r| r.id)
+            .collect::<Vec<_>>(),
+        vec![Some(123)]
+    );
+    assert_eq!(
+        ex.alerts.iter().filter(|a| a.action == Action::End).count(),
+        11
+    );
 
     let kinds: Vec<(ThreatKind, Action, Option<u32>)> = ex
         .threats
         .iter()
-        .map(|t| (t.kind, t.action, t.towards_region.as_ref().and_then(|r| r.id)))
+        .map(|t| {
+            (
+                t.kind,
+                t.action,
+                t.towards_region.as_ref().and_then(|r| r.id),
+            )
+        })
         .collect();
     assert_eq!(
         kinds,

@@ -112,3 +112,19 @@ fn nothing_from_unrelated_numbers() {
     );
     assert!(ex.reports.is_empty(), "{:#?}", ex.reports);
 }
+
+#[test]
+fn launched_with_and_of_the_whole() {
+    let ex = read(
+        "Russia struck Ukraine with 200 drones and six missiles overnight. Of the 200 drones, 120 were shot down, and 60 were \u{2018}lost\u{2019}, likely due to electronic warfare.",
+    );
+    let r = one(&ex, "RU", "UA");
+    assert_eq!(
+        counts(&r, WeaponClass::Drone),
+        [Some(200), Some(120), Some(60), None, None]
+    );
+    assert_eq!(
+        counts(&r, WeaponClass::Missile),
+        [Some(6), None, None, None, None]
+    );
+}
