@@ -3,6 +3,7 @@
 //! events. Statistics over the record live in `tryvoga_core::stats`; charts in
 //! `tryvoga-charts`.
 
+pub mod figures;
 pub mod import;
 pub mod replay;
 pub mod sirens;

@@ -1,4 +1,5 @@
-//! `/api/v1/alerts`: raise, update, end and cancel alerts; the active set; the history.
+//! `/api/v1/alerts`: raise, update, end and cancel alerts; the active set. The history is in
+//! `history.rs`.
 
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, Query, State};
@@ -11,7 +12,7 @@ use serde_json::{Value, json};
 use tryvoga_core::{
     Actor, Alert, AlertId, AlertLevel, AlertStatus, AlertType, Command, RegionId, Role,
 };
-use tryvoga_store::{AlertQuery, queries};
+use tryvoga_store::queries;
 
 use crate::app::{SharedApp, body_bytes, parse_json};
 use crate::error::ApiError;
@@ -323,18 +324,6 @@ fn cached(status: StatusCode, etag: &str, last_modified: DateTime<Utc>, body: Ve
     r
 }
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct HistoryQuery {
-    region: Option<String>,
-    #[serde(rename = "type")]
-    alert_type: Option<String>,
-    from: Option<String>,
-    to: Option<String>,
-    limit: Option<usize>,
-    cursor: Option<u64>,
-}
-
 pub fn parse_time(field: &str, value: &str) -> Result<DateTime<Utc>, ApiError> {
     if let Ok(t) = DateTime::parse_from_rfc3339(value) {
         return Ok(t.with_timezone(&Utc));
@@ -345,49 +334,6 @@ pub fn parse_time(field: &str, value: &str) -> Result<DateTime<Utc>, ApiError> {
     Err(ApiError::bad_request(format!(
         "{field} must be an RFC 3339 time or a date YYYY-MM-DD, not {value:?}"
     )))
-}
-
-/// Past alerts, newest first, a page at a time; `next_cursor` fetches the next page.
-pub async fn history(
-    State(app): State<SharedApp>,
-    headers: HeaderMap,
-    query: Result<Query<HistoryQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Response, ApiError> {
-    app.check_read(&headers).await?;
-    let Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    let limit = q.limit.unwrap_or(100);
-    if limit == 0 || limit > 1000 {
-        return Err(ApiError::bad_request("limit must be between 1 and 1000"));
-    }
-    let regions = q
-        .region
-        .as_deref()
-        .map(|r| app.registry.resolve(r).map(|r| vec![r.id]))
-        .transpose()?;
-    let types = q
-        .alert_type
-        .as_deref()
-        .map(|t| word::<AlertType>(t).map(|t| vec![t]))
-        .transpose()?;
-    let query = AlertQuery {
-        regions,
-        types,
-        from: q
-            .from
-            .as_deref()
-            .map(|v| parse_time("from", v))
-            .transpose()?,
-        to: q.to.as_deref().map(|v| parse_time("to", v)).transpose()?,
-        before_id: q.cursor,
-        limit,
-    };
-    let alerts = app
-        .read(move |s| s.read(|c| queries::alerts(c, &query)))
-        .await?;
-    let next_cursor = (alerts.len() == limit)
-        .then(|| alerts.last().map(|a| a.id.0))
-        .flatten();
-    Ok(axum::Json(json!({ "alerts": alerts, "next_cursor": next_cursor })).into_response())
 }
 
 pub async fn get_one(

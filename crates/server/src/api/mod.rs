@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod alerts;
+pub mod history;
 pub mod ops;
 pub mod regions;
 pub mod stream;
@@ -15,7 +16,7 @@ use crate::error::ApiError;
 
 pub fn router(app: SharedApp) -> Router {
     Router::new()
-        .route("/api/v1/alerts", post(alerts::start).get(alerts::history))
+        .route("/api/v1/alerts", post(alerts::start).get(history::list))
         .route("/api/v1/alerts/active", get(alerts::active))
         .route(
             "/api/v1/alerts/{id}",
@@ -35,6 +36,7 @@ pub fn router(app: SharedApp) -> Router {
         .route("/api/v1/audit", get(admin::audit))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
+        .merge(history::routes())
         .merge(crate::compat::routes())
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async {

@@ -1,0 +1,174 @@
+//! The figures analysts ask for, from the record to numbers and charts: statistics of a region
+//! over a period, oblasts ranked by time under alert, and the charts drawn from them. Shared by
+//! the server and the command line so that both show the same thing.
+
+use chrono::{DateTime, Utc};
+use rusqlite::Connection;
+use serde::{Deserialize, Serialize};
+use tryvoga_charts::{Bar, Chart};
+use tryvoga_core::stats::{self, Interval, Relation, Stats};
+use tryvoga_core::{AlertType, Region, RegionRef, Registry};
+use tryvoga_store::{StoreError, history};
+
+/// Statistics of one region, with the region they are about.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RegionStats {
+    pub region: RegionRef,
+    #[serde(rename = "type")]
+    pub alert_type: Option<AlertType>,
+    #[serde(flatten)]
+    pub stats: Stats,
+}
+
+pub fn region_stats(
+    conn: &Connection,
+    registry: &Registry,
+    region: &Region,
+    alert_type: Option<AlertType>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<RegionStats, StoreError> {
+    let types = alert_type.map(|t| vec![t]);
+    let intervals = history::intervals_for(conn, registry, region.id, types.as_deref(), from, to)?;
+    Ok(RegionStats {
+        region: region.to_ref(),
+        alert_type,
+        stats: stats::compute(&intervals, from, to, now),
+    })
+}
+
+/// One oblast's time under alert in a period.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OblastHours {
+    pub region: RegionRef,
+    /// Alerts on the oblast as a whole that started in the period.
+    pub count: u64,
+    /// Time the whole oblast was under alert.
+    pub under_alert_seconds: u64,
+    /// Time only part of it (a raion, a hromada) was.
+    pub partial_seconds: u64,
+}
+
+/// Every oblast (Crimea and the two cities included), most time under alert first.
+pub fn oblast_ranking(
+    conn: &Connection,
+    registry: &Registry,
+    alert_type: Option<AlertType>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Vec<OblastHours>, StoreError> {
+    let types = alert_type.map(|t| vec![t]);
+    let mut by_oblast = history::intervals_by_oblast(conn, registry, types.as_deref(), from, to)?;
+    let mut out: Vec<OblastHours> = registry
+        .oblasts()
+        .map(|o| {
+            let intervals = by_oblast.remove(&o.id).unwrap_or_default();
+            let s = stats::compute(&intervals, from, to, now);
+            OblastHours {
+                region: o.to_ref(),
+                count: s.count,
+                under_alert_seconds: s.under_alert_seconds,
+                partial_seconds: s.partial_seconds,
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        (b.under_alert_seconds + b.partial_seconds)
+            .cmp(&(a.under_alert_seconds + a.partial_seconds))
+            .then(a.region.id.cmp(&b.region.id))
+    });
+    Ok(out)
+}
+
+/// Alert starts by Kyiv weekday and hour: of one region (its own alerts), or of every region.
+pub fn starts_heatmap(
+    conn: &Connection,
+    registry: &Registry,
+    region: Option<&Region>,
+    alert_type: Option<AlertType>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Vec<u64>>, StoreError> {
+    let types = alert_type.map(|t| vec![t]);
+    let intervals: Vec<Interval> = match region {
+        Some(r) => history::intervals_for(conn, registry, r.id, types.as_deref(), from, to)?,
+        None => history::spans(conn, None, types.as_deref(), from, to)?
+            .into_iter()
+            .map(|s| Interval {
+                start: time_of_ms(s.started_ms),
+                end: s.ended_ms.map(time_of_ms),
+                relation: Relation::Itself,
+            })
+            .collect(),
+    };
+    Ok(stats::compute(&intervals, from, to, now).by_weekday_hour)
+}
+
+fn time_of_ms(ms: i64) -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+fn hours(seconds: u64) -> f64 {
+    seconds as f64 / 3600.0
+}
+
+fn period(from: DateTime<Utc>, to: DateTime<Utc>) -> String {
+    format!(
+        "{} – {}",
+        from.format("%Y-%m-%d"),
+        (to - chrono::Duration::seconds(1)).format("%Y-%m-%d")
+    )
+}
+
+pub fn monthly_chart(s: &RegionStats) -> Chart {
+    Chart::Monthly {
+        title: format!(
+            "Hours under alert per month — {} ({})",
+            s.region.name_en,
+            period(s.stats.from, s.stats.to)
+        ),
+        months: s
+            .stats
+            .by_month
+            .iter()
+            .map(|m| Bar {
+                label: m.month.clone(),
+                hours: hours(m.seconds),
+                partial_hours: hours(m.partial_seconds),
+            })
+            .collect(),
+    }
+}
+
+pub fn heatmap_chart(
+    region: Option<&Region>,
+    counts: Vec<Vec<u64>>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Chart {
+    let place = region.map_or_else(|| "all regions".to_string(), |r| r.name_en.clone());
+    Chart::Heatmap {
+        title: format!(
+            "Alert starts by weekday and hour — {place} ({})",
+            period(from, to)
+        ),
+        counts,
+    }
+}
+
+pub fn ranking_chart(ranking: &[OblastHours], from: DateTime<Utc>, to: DateTime<Utc>) -> Chart {
+    Chart::Ranking {
+        title: format!("Oblasts by hours under alert ({})", period(from, to)),
+        bars: ranking
+            .iter()
+            .map(|o| Bar {
+                label: o.region.name_en.clone(),
+                hours: hours(o.under_alert_seconds),
+                partial_hours: hours(o.partial_seconds),
+            })
+            .collect(),
+    }
+}
