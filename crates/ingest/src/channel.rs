@@ -99,6 +99,23 @@ impl Message {
     }
 }
 
+/// Reads a JSON-lines export (one message object per line, as [`Message::from_json`] accepts).
+/// Lines that are not such objects are skipped and counted.
+pub fn parse_export(jsonl: &str) -> (Vec<Message>, usize) {
+    let mut skipped = 0;
+    let mut out = Vec::new();
+    for line in jsonl.lines().filter(|l| !l.trim().is_empty()) {
+        match serde_json::from_str::<serde_json::Value>(line)
+            .ok()
+            .and_then(|v| Message::from_json(&v))
+        {
+            Some(m) => out.push(m),
+            None => skipped += 1,
+        }
+    }
+    (out, skipped)
+}
+
 /// Kyiv wall-clock time → UTC. In the autumn hour that occurs twice the earlier reading is
 /// taken; a spring-forward time that does not exist is read an hour later.
 pub fn kyiv_to_utc(local: NaiveDateTime) -> Option<DateTime<Utc>> {
@@ -165,7 +182,10 @@ fn classify(text: &str) -> Announcement {
             || lower.contains("загрози")
             || lower.contains("атака")
             || lower.contains("рух")
-            || lower.contains("увага"))
+            || lower.contains("увага")
+            || lower.contains("ціл")
+            || lower.contains("напрям")
+            || lower.contains("курс"))
     {
         return Announcement::Threat(k, action);
     }

@@ -7,6 +7,17 @@
 //! entries and attacks read once). A document may also be a JSON-lines export (one object with a
 //! `text` field per line, as the channel and summary exports are); its records are read in order,
 //! each with its own posting time.
+//!
+//! ```
+//! use tryvoga_ingest::{Gazetteer, Kind, Options, read_text_with};
+//!
+//! let text = "🔴 18:10 Повітряна тривога в Вінницька область\n#Вінницька_область";
+//! let ex = read_text_with(text, Kind::Auto, Gazetteer::embedded(), &Options::default());
+//! assert_eq!(ex.alerts[0].region.id, Some(4));
+//! // `serde_json::to_string(&ex)` is the `{"alerts","threats","reports","power"}` object.
+//! ```
+//!
+//! For `tryvoga import channel`: [`channel::parse_export`] then [`channel::rebuild_intervals`].
 
 pub mod channel;
 pub mod model;

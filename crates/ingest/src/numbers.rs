@@ -238,8 +238,13 @@ fn ukrainian(word: &str) -> Option<Part> {
 }
 
 fn part(word: &str) -> Option<Part> {
-    // Number words are short; most words need no folding, so skip the allocation then.
-    if word.len() > 48 {
+    // Number words are short and start with one of a few letters: most words leave here.
+    if word.len() > 48
+        || !word
+            .chars()
+            .next()
+            .is_some_and(|c| "otfsenhdaОДТЧПШСВодтчпшсв".contains(c) || "OTFSENHDA".contains(c))
+    {
         return None;
     }
     if word

@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use tryvoga_core::region::{Level as CoreLevel, Registry};
+use tryvoga_core::region::{Level as CoreLevel, Region, RegionId, Registry, ResolveError};
 
 use crate::model::{RegionRef, TargetRegion};
 use crate::numbers::fold;
@@ -66,6 +66,41 @@ impl<T: RegionLookup + ?Sized> RegionLookup for &T {
     }
     fn find(&self, name: &str) -> Vec<Place> {
         (**self).find(name)
+    }
+}
+
+fn from_core(r: &Region) -> Place {
+    Place {
+        id: r.id.0,
+        level: match r.level {
+            CoreLevel::Oblast => Level::Oblast,
+            CoreLevel::Raion => Level::Raion,
+            CoreLevel::Hromada => Level::Hromada,
+        },
+        parent: r.parent.map(|p| p.0),
+        oblast: r.oblast.0,
+        name_uk: r.name_uk.clone(),
+        name_en: r.name_en.clone(),
+    }
+}
+
+/// The core registry can be passed directly; [`Gazetteer::from_registry`] over it reads more of
+/// the forms the channel uses (city short names, official names before aliases).
+impl RegionLookup for Registry {
+    fn place(&self, id: u32) -> Option<Place> {
+        self.get(RegionId(id)).map(from_core)
+    }
+
+    fn find(&self, name: &str) -> Vec<Place> {
+        match self.resolve(name) {
+            Ok(r) => vec![from_core(r)],
+            Err(ResolveError::Ambiguous { candidates, .. }) => candidates
+                .iter()
+                .filter_map(|c| self.get(c.id))
+                .map(from_core)
+                .collect(),
+            Err(ResolveError::Unknown { .. }) => Vec::new(),
+        }
     }
 }
 
@@ -197,18 +232,7 @@ impl Gazetteer {
     pub fn from_registry(registry: &Registry) -> Self {
         let mut g = Gazetteer::default();
         for r in registry.regions() {
-            g.add(Place {
-                id: r.id.0,
-                level: match r.level {
-                    CoreLevel::Oblast => Level::Oblast,
-                    CoreLevel::Raion => Level::Raion,
-                    CoreLevel::Hromada => Level::Hromada,
-                },
-                parent: r.parent.map(|p| p.0),
-                oblast: r.oblast.0,
-                name_uk: r.name_uk.clone(),
-                name_en: r.name_en.clone(),
-            });
+            g.add(from_core(r));
             for a in &r.aliases {
                 g.alias(r.id.0, a);
             }
@@ -836,6 +860,14 @@ mod tests {
         assert_eq!(resolve(&g, "м. Київ", None).map(|p| p.id), Some(31));
         assert_eq!(resolve(&g, "Kharkiv Oblast", None).map(|p| p.id), Some(22));
         assert!(resolve(&g, "Нарнія", None).is_none());
+    }
+
+    #[test]
+    fn the_core_registry_is_a_lookup_too() {
+        let r = Registry::embedded();
+        assert_eq!(resolve(r, "Київська область", None).map(|p| p.id), Some(14));
+        assert_eq!(r.place(31).map(|p| p.oblast), Some(31));
+        assert!(r.find("Нарнія").is_empty());
     }
 
     #[test]
