@@ -440,11 +440,12 @@ fn casualty_counts(sentence: &str) -> (Option<u32>, Option<u32>) {
 /// Who attacks whom in a sentence: Ukraine's weapons or an attack by Ukraine on Russian
 /// places make it UA → RU; otherwise the war's usual direction, RU → UA.
 fn direction(
+    sentence: &str,
     lower: &str,
     places: &[EnMention],
     mentions: &[Mention],
 ) -> (&'static str, &'static str) {
-    let ukrainian_weapons = [
+    const UA_MARKERS: &[&str] = &[
         "ukrainian drone",
         "ukrainian missile",
         "ukrainian uav",
@@ -460,16 +461,33 @@ fn direction(
         "ukrainian forces launched",
         "ukrainian strike",
     ];
-    let ua = ukrainian_weapons.iter().any(|w| lower.contains(w));
-    let foreign_target = places.iter().any(|p| p.region.country == "RU")
-        && !places.iter().any(|p| p.region.country == "UA");
-    if ua
-        || (foreign_target
-            && !mentions.is_empty()
-            && !lower.contains("russian drone")
-            && !lower.contains("russian missile")
-            && !lower.contains("launched from"))
-    {
+    const RU_MARKERS: &[&str] = &[
+        "russia launched",
+        "russia attacked",
+        "russia fired",
+        "russia struck",
+        "russian drone",
+        "russian missile",
+        "russian forces",
+        "russian attack",
+        "russian strike",
+        "moscow launched",
+        "the enemy",
+    ];
+    if UA_MARKERS.iter().any(|w| lower.contains(w)) {
+        return ("UA", "RU");
+    }
+    if RU_MARKERS.iter().any(|w| lower.contains(w)) {
+        return ("RU", "UA");
+    }
+    // Otherwise the places decide: Russian ones named as targets (not as "from") and no
+    // Ukrainian one.
+    let foreign_target = places.iter().any(|p| {
+        let before = sentence[..p.start].trim_end().to_lowercase();
+        p.region.country == "RU" && !before.ends_with("from") && !before.ends_with("from the")
+    });
+    let ukrainian_place = places.iter().any(|p| p.region.country == "UA");
+    if foreign_target && !ukrainian_place && !mentions.is_empty() {
         ("UA", "RU")
     } else {
         ("RU", "UA")
@@ -630,7 +648,7 @@ pub fn read_news_documents(docs: &[&str], _lookup: &dyn RegionLookup) -> Extract
                 if !attack_context {
                     continue;
                 }
-                let (attacker, target) = direction(&lower, &places, &mentions);
+                let (attacker, target) = direction(sent, &lower, &places, &mentions);
                 let idx = report_for(attacker, target, &mut reports);
                 let report = &mut reports[idx];
                 let counted = mentions
@@ -645,6 +663,16 @@ pub fn read_news_documents(docs: &[&str], _lookup: &dyn RegionLookup) -> Extract
                         start: abs.0,
                         end: abs.1,
                     });
+                }
+                // "launched from Russia's Kursk region": where from, not a target.
+                for p in &places {
+                    let before = sent[..p.start].trim_end().to_lowercase();
+                    if p.region.country != target
+                        && (before.ends_with("from") || before.ends_with("from the"))
+                        && !report.launch_areas.contains(&p.region.name)
+                    {
+                        report.launch_areas.push(p.region.name.clone());
+                    }
                 }
                 if TARGET_WORDS.iter().any(|w| lower.contains(w)) && !power_entry {
                     for p in &places {

@@ -615,6 +615,31 @@ const FOREIGN: &[(&str, &str, &str)] = &[
     ("tatarstan", "Tatarstan", "RU"),
     ("novorossiysk", "Novorossiysk", "RU"),
     ("leningrad", "Leningrad", "RU"),
+    ("volgograd", "Volgograd", "RU"),
+    ("samara", "Samara", "RU"),
+    ("yaroslavl", "Yaroslavl", "RU"),
+    ("tver", "Tver", "RU"),
+    ("penza", "Penza", "RU"),
+    ("ulyanovsk", "Ulyanovsk", "RU"),
+    ("astrakhan", "Astrakhan", "RU"),
+    ("bashkortostan", "Bashkortostan", "RU"),
+    ("chechnya", "Chechnya", "RU"),
+    ("dagestan", "Dagestan", "RU"),
+    ("stavropol", "Stavropol", "RU"),
+    ("orenburg", "Orenburg", "RU"),
+    ("perm", "Perm", "RU"),
+    ("tuapse", "Tuapse", "RU"),
+    ("sochi", "Sochi", "RU"),
+    ("engels", "Engels", "RU"),
+    ("taganrog", "Taganrog", "RU"),
+    ("yeysk", "Yeysk", "RU"),
+    ("millerovo", "Millerovo", "RU"),
+    ("kaliningrad", "Kaliningrad", "RU"),
+    ("murmansk", "Murmansk", "RU"),
+    ("novgorod", "Novgorod", "RU"),
+    ("ivanovo", "Ivanovo", "RU"),
+    ("primorsko-akhtarsk", "Primorsko-Akhtarsk", "RU"),
+    ("shatalovo", "Shatalovo", "RU"),
     ("gomel", "Gomel", "BY"),
     ("homel", "Gomel", "BY"),
 ];
@@ -761,7 +786,17 @@ pub fn en_mentions(text: &str) -> Vec<EnMention> {
             };
             continue;
         }
-        if let Some((_, name, cc)) = FOREIGN.iter().find(|(k, _, _)| *k == w) {
+        // "Engels" the town, not "Engels Street"; a person's first name followed by a surname.
+        let next_capitalised = words
+            .get(i + 1)
+            .is_some_and(|&(a, _)| text[a..].starts_with(|c: char| c.is_uppercase()))
+            && !next.is_some_and(is_region_word)
+            && text[e..words.get(i + 1).map_or(e, |w| w.0)]
+                .trim()
+                .is_empty();
+        if let Some((_, name, cc)) = FOREIGN.iter().find(|(k, _, _)| *k == w)
+            && !next_capitalised
+        {
             let end = if next.is_some_and(is_region_word) {
                 words[i + 1].1
             } else {

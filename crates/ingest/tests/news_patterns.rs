@@ -128,3 +128,30 @@ fn launched_with_and_of_the_whole() {
         [Some(6), None, None, None, None]
     );
 }
+
+#[test]
+fn ukrainian_strike_on_a_refinery_and_launch_areas() {
+    let ex = read(
+        "Ukrainian drones struck an oil refinery in Russia's Saratov region overnight, the governor said. Russia's defence ministry said it destroyed 37 Ukrainian drones.\n\
+         Separately, Russia launched two Iskander-M missiles from the Kursk region at Sumy.",
+    );
+    let ua = one(&ex, "UA", "RU");
+    assert_eq!(
+        counts(&ua, WeaponClass::Drone),
+        [None, Some(37), None, None, None]
+    );
+    assert_eq!(
+        ua.regions
+            .iter()
+            .map(|r| r.name.as_str())
+            .collect::<Vec<_>>(),
+        vec!["Saratov"]
+    );
+    assert_eq!(ua.infrastructure, vec![InfraKind::Oil]);
+    let ru = one(&ex, "RU", "UA");
+    assert_eq!(
+        counts(&ru, WeaponClass::BallisticMissile),
+        [Some(2), None, None, None, None]
+    );
+    assert_eq!(ru.launch_areas, vec!["Kursk".to_string()]);
+}
