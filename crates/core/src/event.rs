@@ -14,6 +14,11 @@ pub struct Event {
     pub issuer: Option<String>,
     #[serde(flatten)]
     pub body: EventBody,
+    /// The server's Ed25519 signature over the event's canonical bytes, set by the writer as
+    /// the event is appended (see `tryvoga_server::signing`); `None` before that, or when the
+    /// record was written without a key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sig: Option<String>,
 }
 
 /// What happened. The tag is the event kind named in DESIGN.md.

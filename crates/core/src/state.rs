@@ -242,6 +242,7 @@ impl State {
             at: now,
             issuer: Some(actor.name.clone()),
             body,
+            sig: None,
         })
     }
 

@@ -39,6 +39,7 @@ fn event(seq: u64) -> Event {
                 origin: Origin::Live,
             },
         },
+        sig: None,
     }
 }
 

@@ -61,6 +61,7 @@ pub(crate) fn import_chunk(
     chunk: &ImportChunk,
     now: DateTime<Utc>,
     events: &mut Vec<Event>,
+    sealer: Option<&crate::writer::Sealer>,
 ) -> Result<ImportReport, StoreError> {
     let mut report = ImportReport::default();
     let issuer = issuer(&chunk.source);
@@ -123,12 +124,14 @@ pub(crate) fn import_chunk(
             origin: Origin::Import,
         };
         let alert_json = serde_json::to_string(&alert)?;
-        let event = Event {
+        let mut event = Event {
             seq,
             at: now,
             issuer: Some(issuer.clone()),
             body: EventBody::AlertStarted { alert },
+            sig: None,
         };
+        crate::writer::seal(sealer, &mut event);
         let payload = serde_json::to_string(&event)?;
         insert_event.execute(params![
             seq as i64,

@@ -21,7 +21,7 @@ use tryvoga_core::{Actor, Command, Origin, Registry, State};
 pub use history::{HistoricalAlert, ImportChunk, ImportReport};
 pub use queries::{AlertQuery, AuditRecord, StoredEvent};
 pub use tokens::TokenInfo;
-pub use writer::{Accepted, AuditEntry, CommandError, NewToken, Publisher};
+pub use writer::{Accepted, AuditEntry, CommandError, NewToken, Publisher, Sealer};
 
 use pool::ReadPool;
 use writer::{Request, Writer};
@@ -105,6 +105,17 @@ impl Store {
         access: Access,
         publish: Publisher,
     ) -> Result<Store, StoreError> {
+        Store::open_sealed(path, registry, access, publish, None)
+    }
+
+    /// As [`Store::open`], with every event signed by `sealer` as it is appended.
+    pub fn open_sealed(
+        path: &Path,
+        registry: &'static Registry,
+        access: Access,
+        publish: Publisher,
+        sealer: Option<Sealer>,
+    ) -> Result<Store, StoreError> {
         let lock = match access {
             Access::Exclusive => Some(take_lock(path)?),
             Access::Shared => None,
@@ -126,6 +137,7 @@ impl Store {
             shared: Arc::clone(&shared),
             registry,
             publish,
+            sealer,
         };
         std::thread::Builder::new()
             .name("tryvoga-writer".into())

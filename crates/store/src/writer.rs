@@ -85,12 +85,23 @@ pub(crate) type WriteFn = Box<dyn FnOnce(&Connection) -> Result<Written, StoreEr
 /// Receives every batch of committed events, in order, with the state after them.
 pub type Publisher = Box<dyn FnMut(&[Event], &Arc<State>) + Send>;
 
+/// Signs an event as it is appended, returning its `sig`. Signing in the writer puts the
+/// signature into the stored payload, so every later reader and wire format carries it.
+pub type Sealer = Box<dyn Fn(&Event) -> String + Send>;
+
+pub(crate) fn seal(sealer: Option<&Sealer>, event: &mut Event) {
+    if let Some(sealer) = sealer {
+        event.sig = Some(sealer(event));
+    }
+}
+
 pub(crate) struct Writer {
     pub conn: Connection,
     pub state: Arc<State>,
     pub shared: Arc<RwLock<Arc<State>>>,
     pub registry: &'static Registry,
     pub publish: Publisher,
+    pub sealer: Option<Sealer>,
 }
 
 /// A reply waiting for its transaction to commit.
@@ -147,6 +158,7 @@ impl Writer {
                 &mut working,
                 &mut events,
                 request,
+                self.sealer.as_ref(),
             ));
         }
         if let Err(e) = tx.commit() {
@@ -208,6 +220,7 @@ fn handle(
     state: &mut State,
     events: &mut Vec<Event>,
     request: Request,
+    sealer: Option<&Sealer>,
 ) -> Pending {
     // The log keeps milliseconds; deciding on the same precision keeps the state equal to
     // what a restart reads back.
@@ -230,6 +243,7 @@ fn handle(
                     origin,
                     idempotency_key,
                     now,
+                    sealer,
                 )
             });
             // A refusal rolled its savepoint back; its audit entry is written after that.
@@ -264,7 +278,7 @@ fn handle(
             // given back too.
             let before = (state.clone(), events.len());
             let result = in_savepoint(tx, |sp| {
-                crate::history::import_chunk(sp, registry, state, &chunk, now, events)
+                crate::history::import_chunk(sp, registry, state, &chunk, now, events, sealer)
             });
             if result.is_err() {
                 *state = before.0;
@@ -321,6 +335,7 @@ fn run_command(
     origin: Origin,
     idempotency_key: Option<String>,
     now: DateTime<Utc>,
+    sealer: Option<&Sealer>,
 ) -> Result<Accepted, CommandError> {
     let request = serde_json::to_string(command).map_err(StoreError::from)?;
     if let Some(key) = &idempotency_key {
@@ -347,7 +362,8 @@ fn run_command(
         }
     }
     let seq = state.last_seq() + 1;
-    let event = state.decide_as(registry, actor, command, origin, seq, now)?;
+    let mut event = state.decide_as(registry, actor, command, origin, seq, now)?;
+    seal(sealer, &mut event);
     append(conn, &event)?;
     if let Some(key) = &idempotency_key {
         conn.execute(
