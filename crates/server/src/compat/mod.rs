@@ -4,7 +4,24 @@
 //! only its base URL. Shapes were reconstructed from the public client packages and docs.
 //!
 //! Only `actual` alerts ever appear here: drills stay on the native API. Tokens are Tryvoga
-//! tokens of any role; the operator may serve either API without tokens (`--compat-public`).
+//! tokens of any role; the operator may serve either API without tokens (`--compat-public`)
+//! and give each client a budget of requests a minute (`--compat-rate-limit`).
+//!
+//! alerts.in.ua (token as `Authorization: Bearer` or `?token=`; 401 unknown, 403 revoked,
+//! 429 over budget, each `{"message"}`; `Last-Modified` on every answer, 304 on
+//! `If-Modified-Since`):
+//! - `GET /v1/alerts/active.json`
+//! - `GET /v1/regions/{uid}/alerts/{day_ago|week_ago|month_ago}.json` (also `/v1/locations/...`)
+//! - `GET /v1/iot/active_air_raid_alerts_by_oblast.json`: 27 letters A/P/N, official order
+//! - `GET /v1/iot/active_air_raid_alerts/{uid}.json`: one letter
+//! - `GET /v1/iot/active_air_raid_alerts.json`: a letter at every uid, spaces between
+//! - the same three under `/v2/iot/` with `R`/`Y` for active red/yellow
+//!
+//! api.ukrainealarm.com (raw key in `Authorization`):
+//! - `GET /api/v3/alerts`, `/api/v3/alerts/{regionId}`, `/api/v3/alerts/status`,
+//!   `/api/v3/alerts/regionHistory?regionId=`, `/api/v3/regions`
+//! - `POST`/`PATCH`/`DELETE /api/v3/webhook` with `{"webHookUrl"}`
+//! - `GET /webhook-public.pem` and `GET /api/v3/webhook/keys`: the key deliveries are signed with
 
 pub mod alerts_in_ua;
 pub mod rate_limit;
