@@ -93,6 +93,35 @@ CREATE TABLE IF NOT EXISTS compat_signing_keys (
     created_ms   INTEGER NOT NULL
 );
 "#,
+    r#"
+-- Outputs (issue 7). The events of one alert, for its CAP messages.
+CREATE INDEX IF NOT EXISTS events_by_alert ON events (json_extract(payload, '$.alert.id'));
+-- Native webhooks: a subscription per receiver with its filters, signing scheme and secret,
+-- and the log position delivered so far; deliveries that ran out of attempts are kept.
+CREATE TABLE IF NOT EXISTS webhooks (
+    id             TEXT PRIMARY KEY,
+    owner          TEXT NOT NULL,
+    url            TEXT NOT NULL,
+    regions        TEXT,
+    types          TEXT,
+    signing        TEXT NOT NULL,
+    secret         TEXT,
+    created_ms     INTEGER NOT NULL,
+    delivered_seq  INTEGER NOT NULL,
+    attempts       INTEGER NOT NULL DEFAULT 0,
+    last_error     TEXT
+);
+CREATE TABLE IF NOT EXISTS webhook_dead_letters (
+    id           INTEGER PRIMARY KEY,
+    webhook      TEXT NOT NULL,
+    delivery     TEXT NOT NULL,
+    seq          INTEGER NOT NULL,
+    attempts     INTEGER NOT NULL,
+    last_error   TEXT NOT NULL,
+    failed_ms    INTEGER NOT NULL,
+    UNIQUE (webhook, seq)
+);
+"#,
 ];
 
 pub const VERSION: i64 = MIGRATIONS.len() as i64;
