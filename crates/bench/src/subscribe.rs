@@ -1,0 +1,251 @@
+//! A subscriber process: opens many connections of one protocol from its own source address,
+//! reports when all are subscribed, then records each marker's delivery latency until told to
+//! stop, and prints them as one JSON line.
+
+use std::cell::RefCell;
+use std::io::BufRead;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::rc::Rc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+
+use crate::wire::{self, Scanner};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+pub enum Proto {
+    /// Server-Sent Events over HTTP/1.1.
+    Sse,
+    /// Tryvoga's own WebSocket stream.
+    Ws,
+    /// NATS over WebSocket.
+    NatsWs,
+    /// MQTT 3.1.1 over WebSocket.
+    MqttWs,
+    /// Plain TCP: the server writes the payload, nothing else.
+    Raw,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct SubscribeArgs {
+    #[arg(long, value_enum)]
+    pub proto: Proto,
+    #[arg(long)]
+    pub addr: SocketAddr,
+    #[arg(long, default_value = "/")]
+    pub path: String,
+    #[arg(long)]
+    pub count: usize,
+    /// Source address 127.0.0.<this>, so that many processes do not share one port range.
+    #[arg(long, default_value_t = 2)]
+    pub source: u8,
+    /// Connections being set up at once.
+    #[arg(long, default_value_t = 128)]
+    pub parallel: usize,
+}
+
+type Log = Rc<RefCell<Vec<(u64, u64)>>>;
+
+pub fn run(args: SubscribeArgs) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&rt, async move {
+        let log: Log = Rc::new(RefCell::new(Vec::with_capacity(args.count * 16)));
+        let permits = Rc::new(tokio::sync::Semaphore::new(args.parallel));
+        let (ready_tx, mut ready_rx) = tokio::sync::mpsc::unbounded_channel::<bool>();
+        for i in 0..args.count {
+            let (args, log, permits, ready) =
+                (args.clone(), log.clone(), permits.clone(), ready_tx.clone());
+            tokio::task::spawn_local(async move {
+                let permit = permits.acquire().await;
+                let conn = open(&args, i).await;
+                drop(permit);
+                match conn {
+                    Ok((stream, leftover)) => {
+                        let _ = ready.send(true);
+                        listen(stream, leftover, log).await;
+                    }
+                    Err(e) => {
+                        if i == 0 {
+                            eprintln!("subscriber {i}: {e:#}");
+                        }
+                        let _ = ready.send(false);
+                    }
+                }
+            });
+        }
+        drop(ready_tx);
+        let (mut ok, mut failed) = (0usize, 0usize);
+        while ok + failed < args.count {
+            match ready_rx.recv().await {
+                Some(true) => ok += 1,
+                Some(false) => failed += 1,
+                None => break,
+            }
+        }
+        println!("ready {ok} {failed}");
+        // Wait for "stop" on stdin without blocking the runtime.
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = std::io::stdin().lock().read_line(&mut line);
+            let _ = stop_tx.send(());
+        });
+        let _ = stop_rx.await;
+        let latencies = log.borrow();
+        println!("{}", serde_json::json!({ "latencies": *latencies }));
+        Ok::<_, anyhow::Error>(())
+    })?;
+    // Dropping thousands of sockets takes a while; the parent has what it needs.
+    std::process::exit(0);
+}
+
+fn bind_address_no_port(socket: &TcpSocket) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let one: libc::c_int = 1;
+    // SAFETY: a valid socket descriptor and a pointer to an int of the stated size.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::IPPROTO_IP,
+            libc::IP_BIND_ADDRESS_NO_PORT,
+            (&one as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+async fn connect(args: &SubscribeArgs) -> Result<TcpStream> {
+    let socket = TcpSocket::new_v4()?;
+    // Let the kernel choose the port at connect time, per destination, not at bind time, so
+    // that binding a source address does not exhaust the port range.
+    bind_address_no_port(&socket)?;
+    socket.bind(SocketAddr::V4(SocketAddrV4::new(
+        Ipv4Addr::new(127, 0, 0, args.source),
+        0,
+    )))?;
+    socket.set_nodelay(true)?;
+    Ok(socket.connect(args.addr).await?)
+}
+
+/// Reads until `done` says the handshake is complete; returns what was read past it.
+async fn read_until(
+    stream: &mut TcpStream,
+    mut done: impl FnMut(&[u8]) -> Option<usize>,
+) -> Result<Vec<u8>> {
+    let mut buf = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 1024];
+    loop {
+        if let Some(end) = done(&buf) {
+            return Ok(buf.split_off(end));
+        }
+        let n = tokio::time::timeout(Duration::from_secs(30), stream.read(&mut chunk))
+            .await
+            .context("handshake timed out")??;
+        if n == 0 {
+            bail!(
+                "closed during handshake: {:?}",
+                String::from_utf8_lossy(&buf)
+            );
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if buf.len() > 64 * 1024 {
+            bail!("handshake too long");
+        }
+    }
+}
+
+fn head_end(buf: &[u8]) -> Option<usize> {
+    buf.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4)
+}
+
+async fn upgrade(stream: &mut TcpStream, path: &str, protocol: Option<&str>) -> Result<Vec<u8>> {
+    stream
+        .write_all(wire::ws_upgrade(path, protocol).as_bytes())
+        .await?;
+    let mut head = Vec::new();
+    let rest = read_until(stream, |b| {
+        let end = head_end(b)?;
+        head = b[..end].to_vec();
+        Some(end)
+    })
+    .await?;
+    if !head.starts_with(b"HTTP/1.1 101") {
+        bail!("upgrade refused: {}", String::from_utf8_lossy(&head));
+    }
+    Ok(rest)
+}
+
+async fn open(args: &SubscribeArgs, index: usize) -> Result<(TcpStream, Vec<u8>)> {
+    let mut stream = connect(args).await?;
+    let leftover = match args.proto {
+        Proto::Sse => {
+            stream
+                .write_all(wire::http_get(&args.path, "Accept: text/event-stream\r\n").as_bytes())
+                .await?;
+            // Subscribed once the headers and the stream's first comment have arrived.
+            read_until(&mut stream, |b| {
+                let end = head_end(b)?;
+                if !b.starts_with(b"HTTP/1.1 200") {
+                    return Some(0);
+                }
+                wire::contains(&b[end..], b"\n\n").then_some(b.len())
+            })
+            .await?
+        }
+        Proto::Ws => upgrade(&mut stream, &args.path, None).await?,
+        Proto::NatsWs => {
+            upgrade(&mut stream, &args.path, None).await?;
+            let hello =
+                b"CONNECT {\"verbose\":false,\"pedantic\":false}\r\nSUB bench 1\r\nPING\r\n";
+            stream.write_all(&wire::ws_client_frame(0x1, hello)).await?;
+            // PONG after SUB means the subscription is registered.
+            read_until(&mut stream, |b| {
+                wire::contains(b, b"PONG").then_some(b.len())
+            })
+            .await?
+        }
+        Proto::MqttWs => {
+            upgrade(&mut stream, &args.path, Some("mqtt")).await?;
+            let mut packets = wire::mqtt_connect(&format!("b{}-{index}", args.source));
+            packets.extend(wire::mqtt_subscribe("bench"));
+            stream
+                .write_all(&wire::ws_client_frame(0x2, &packets))
+                .await?;
+            read_until(&mut stream, |b| {
+                wire::contains(b, wire::MQTT_SUBACK).then_some(b.len())
+            })
+            .await?
+        }
+        Proto::Raw => {
+            // The raw server greets each connection once it has it in its list.
+            read_until(&mut stream, |b| (!b.is_empty()).then_some(b.len())).await?
+        }
+    };
+    Ok((stream, leftover))
+}
+
+async fn listen(mut stream: TcpStream, leftover: Vec<u8>, log: Log) {
+    let mut scanner = Scanner::default();
+    let record = |t: u64| {
+        let now = wire::now_ns();
+        log.borrow_mut().push((t, now.saturating_sub(t) / 1000));
+    };
+    scanner.feed(&leftover, record);
+    let mut buf = vec![0u8; 4096];
+    loop {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => scanner.feed(&buf[..n], record),
+        }
+    }
+}
