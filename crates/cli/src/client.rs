@@ -35,6 +35,19 @@ impl Client {
         self.finish(self.request("GET", path).call())
     }
 
+    /// A body that is not JSON (a chart), or the server's JSON error.
+    pub fn get_bytes(&self, path: &str) -> Result<Vec<u8>> {
+        match self.request("GET", path).call() {
+            Ok(resp) => {
+                let mut bytes = Vec::new();
+                std::io::Read::read_to_end(&mut resp.into_reader(), &mut bytes)
+                    .with_context(|| format!("{}: reading the answer", self.base))?;
+                Ok(bytes)
+            }
+            Err(e) => self.finish(Err(e)).map(|_| Vec::new()),
+        }
+    }
+
     pub fn post(&self, path: &str, body: &Value, idempotency_key: Option<&str>) -> Result<Value> {
         let mut r = self.request("POST", path);
         if let Some(k) = idempotency_key {

@@ -1,9 +1,13 @@
 //! The `tryvoga` command: serve the API, manage tokens, raise and clear alerts.
 
 mod alert;
+mod chart;
 mod client;
+mod import;
 mod output;
+mod replay;
 mod serve;
+mod stats;
 mod token;
 
 use std::path::PathBuf;
@@ -28,6 +32,14 @@ enum Top {
     /// Raise, end, cancel and list alerts.
     #[command(subcommand)]
     Alert(alert::AlertCommand),
+    /// Load a published alert record as past alerts.
+    #[command(subcommand)]
+    Import(import::ImportCommand),
+    /// A region's figures over a period: alerts, durations, time under alert.
+    Stats(stats::StatsArgs),
+    /// Draw the record as SVG or PNG.
+    #[command(subcommand)]
+    Chart(chart::ChartCommand),
 }
 
 /// Where a command reads or writes the record: a database file, or a running server.
@@ -70,6 +82,9 @@ fn main() -> ExitCode {
         Top::Serve(args) => serve::run(args),
         Top::Token(cmd) => token::run(cmd),
         Top::Alert(cmd) => alert::run(cmd),
+        Top::Import(cmd) => import::run(cmd),
+        Top::Stats(args) => stats::run(args),
+        Top::Chart(cmd) => chart::run(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

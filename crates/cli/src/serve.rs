@@ -20,6 +20,8 @@ pub struct ServeArgs {
     /// Require a token for reads too.
     #[arg(long)]
     private_reads: bool,
+    #[command(flatten)]
+    replay: crate::replay::ReplayArgs,
     /// Serve a compatibility API without tokens: alerts-in-ua, ukrainealarm or all
     /// (repeatable). Otherwise its clients send a Tryvoga token.
     #[arg(long, value_name = "API", value_parser = ["alerts-in-ua", "ukrainealarm", "all"])]
@@ -73,6 +75,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
             println!("First run: created the admin token (shown only this once):");
             println!("admin token: {secret}");
         }
+        crate::replay::start(&args.replay, &app.store)?;
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("listening on {}", args.listen))?;

@@ -461,8 +461,8 @@ impl<'r> Resolver<'r> {
                         o,
                         oblast,
                         Some(format!(
-                            "oblast and raion are swapped in the file ({oblast:?} / {raion:?}); \
-                             imported as raion {oblast:?} of {raion:?}"
+                            "oblast and raion are swapped in the file (oblast {oblast:?}, raion \
+                             {raion:?}); imported as oblast {raion:?}, raion {oblast:?}"
                         )),
                     ),
                     None => return Err(first),

@@ -1,0 +1,133 @@
+//! `tryvoga import sirens <CSV>`: loads a published alert record into the database as past
+//! alerts (origin `import`, never announced as live), idempotently, and accounts for every row:
+//! imported, already present, or skipped with its line and reason.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result, anyhow};
+use clap::Subcommand;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+use tryvoga_core::Registry;
+use tryvoga_history::import::line_ranges;
+use tryvoga_history::{ImportSummary, read_sirens};
+use tryvoga_store::{Access, Store, StoreError};
+
+use crate::output::{print_json, stdout_is_terminal};
+
+#[derive(Subcommand)]
+pub enum ImportCommand {
+    /// Vadimkin's siren record: official_data_{en,uk}.csv, full_data.csv, or the oblast-only
+    /// volunteer files (volunteer_data_{en,uk}.csv, oblasts_only.csv).
+    Sirens {
+        /// The CSV file.
+        file: PathBuf,
+        /// The database file; created if missing. A server must not be running on it.
+        #[arg(long, default_value = "./tryvoga.db", env = "TRYVOGA_DB")]
+        db: PathBuf,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn run(cmd: ImportCommand) -> Result<()> {
+    match cmd {
+        ImportCommand::Sirens { file, db, json } => sirens(&file, &db, json),
+    }
+}
+
+/// A bar on a terminal; nothing at all when either output is redirected.
+fn bar(len: u64, what: &str) -> ProgressBar {
+    if !stdout_is_terminal() || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len);
+    let style = ProgressStyle::with_template("{msg:>8} [{bar:40}] {pos}/{len}")
+        .map(|s| s.progress_chars("=> "))
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar.set_message(what.to_string());
+    bar
+}
+
+fn sirens(file: &std::path::Path, db: &std::path::Path, json: bool) -> Result<()> {
+    let started = Instant::now();
+    let size = std::fs::metadata(file)
+        .with_context(|| format!("{}", file.display()))?
+        .len();
+    let reading = bar(size, "reading");
+    let data = read_sirens(file, Registry::embedded(), &mut |bytes| {
+        reading.set_position(bytes)
+    })?;
+    reading.finish_and_clear();
+
+    let store = Store::open(
+        db,
+        Registry::embedded(),
+        Access::Exclusive,
+        Box::new(|_, _| {}),
+    )
+    .map_err(|e| match e {
+        StoreError::Busy(path) => anyhow!(
+            "{} is in use by a running server; stop it first: an import writes the \
+                 database file directly",
+            path.display()
+        ),
+        other => anyhow!(other).context(format!("opening {}", db.display())),
+    })?;
+    let writing = bar(data.rows.len() as u64, "writing");
+    let rt = crate::runtime()?;
+    let summary = rt.block_on(tryvoga_history::import(&store, &data, &mut |done| {
+        writing.set_position(done as u64)
+    }))?;
+    writing.finish_and_clear();
+    drop(store);
+    report(&summary, started.elapsed().as_secs_f64(), json);
+    Ok(())
+}
+
+/// Alerts the official record does not hold, though they were on all along (SOURCES.md).
+const PERMANENT: &str = "Not in the record: the permanent alerts of Luhansk oblast (since \
+     2022-04-04 16:45 UTC) and of Crimea (since 2022-12-10 22:22 UTC); figures for them count \
+     only what the file has.";
+
+fn report(s: &ImportSummary, seconds: f64, json: bool) {
+    if json {
+        print_json(&json!({
+            "file": s.file,
+            "source": s.source,
+            "rows": s.records,
+            "imported": s.imported,
+            "already_present": s.already.len(),
+            "skipped": s.skipped.iter().map(|k| json!({"line": k.line, "reason": k.reason})).collect::<Vec<_>>(),
+            "notes": s.notes.iter().map(|n| json!({"line": n.line, "note": n.message})).collect::<Vec<_>>(),
+            "seconds": seconds,
+        }));
+        return;
+    }
+    println!(
+        "{} ({}): {} rows in {:.2} s",
+        s.file, s.source, s.records, seconds
+    );
+    println!("  imported:        {}", s.imported);
+    println!("  already present: {}", s.already.len());
+    println!("  skipped:         {}", s.skipped.len());
+    if !s.already.is_empty() {
+        println!(
+            "already in the record from {}: lines {}",
+            s.source,
+            line_ranges(&s.already)
+        );
+    }
+    for k in &s.skipped {
+        println!("skipped line {}: {}", k.line, k.reason);
+    }
+    for n in &s.notes {
+        println!("note line {}: {}", n.line, n.message);
+    }
+    if s.source == "vadimkin/official" {
+        println!("{PERMANENT}");
+    }
+}
