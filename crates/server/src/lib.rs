@@ -6,6 +6,7 @@ pub mod app;
 pub mod compat;
 pub mod error;
 pub mod hub;
+pub mod pages;
 
 use std::net::SocketAddr;
 use std::path::Path;

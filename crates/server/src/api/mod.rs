@@ -36,6 +36,7 @@ pub fn router(app: SharedApp) -> Router {
         .route("/api/v1/audit", get(admin::audit))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
+        .merge(crate::pages::routes())
         .merge(history::routes())
         .merge(crate::compat::routes())
         .fallback(|| async { ApiError::not_found("no such endpoint") })
