@@ -128,13 +128,14 @@ test('map page: 27 regions from the boundaries, small, fast, attributed, no erro
   // two-core machine is shared with builds): then it is recorded as not measured, loudly.
   const busy = os.loadavg()[0] / os.cpus().length;
   timing.load_per_core = Math.round(busy * 100) / 100;
-  if (best >= 200 && busy > 1.5) {
-    console.log(`WARNING: first render not measured: load ${busy.toFixed(1)} per core; paints at ${loads.join(', ')} ms`);
+  const fast = best < 200 && timing.map_coloured_ms < 500;
+  if (!fast && busy > 1.5) {
+    console.log(`WARNING: first render not measured: load ${busy.toFixed(1)} per core; paints at ${loads.join(', ')} ms, map coloured at ${timing.map_coloured_ms} ms`);
     timing.first_render = 'not measured: machine busy';
   } else {
     assert.ok(best < 200, `first contentful paint at ${loads.join(', ')} ms`);
+    assert.ok(timing.map_coloured_ms < 500, `map coloured at ${timing.map_coloured_ms} ms`);
   }
-  assert.ok(timing.map_coloured_ms < 500, `map coloured at ${timing.map_coloured_ms} ms`);
   const attribution = await page.textContent('.attrib');
   assert.match(attribution, /OpenStreetMap/);
   assert.match(attribution, /ODbL/);
