@@ -237,6 +237,8 @@ pub struct Context {
     learned: HashMap<String, u32>,
     /// Messages per oblast so far: the last resort is the busier oblast.
     seen: HashMap<u32, u32>,
+    /// (time, oblast) of every unambiguous mention in the run, when known in advance.
+    timeline: Vec<(i64, u32)>,
 }
 
 impl Context {
@@ -248,7 +250,53 @@ impl Context {
         }
     }
 
+    /// A context that also knows, for a whole run of messages, when each oblast was named
+    /// unambiguously, so a shared name can be placed by the messages after it too (the
+    /// channel often names the oblast a few minutes later).
+    pub fn with_timeline(messages: &[Message], lookup: &dyn RegionLookup) -> Self {
+        let mut scratch = Context::default();
+        let mut timeline = Vec::new();
+        for m in messages {
+            let Some(at) = m.posted().map(|t| t.timestamp()) else {
+                continue;
+            };
+            let ex = read_message(m, lookup, &mut scratch, None);
+            for r in ex
+                .alerts
+                .iter()
+                .map(|a| &a.region)
+                .chain(ex.threats.iter().filter_map(|t| t.towards_region.as_ref()))
+            {
+                if let Some(p) = r.id.and_then(|id| lookup.place(id))
+                    && lookup.find(&p.name_uk).len() == 1
+                {
+                    timeline.push((at, p.oblast));
+                }
+            }
+        }
+        timeline.sort_unstable();
+        Context {
+            timeline,
+            ..Context::default()
+        }
+    }
+
     fn pick(&self, candidates: &[Place], at: Option<i64>) -> Option<Place> {
+        if let Some(now) = at
+            && !self.timeline.is_empty()
+        {
+            // The nearest unambiguous mention of a candidate's oblast, before or after.
+            const WINDOW: i64 = 1800;
+            let lo = self.timeline.partition_point(|&(t, _)| t < now - WINDOW);
+            let hi = self.timeline.partition_point(|&(t, _)| t <= now + WINDOW);
+            let best = self.timeline[lo..hi]
+                .iter()
+                .filter(|(_, o)| candidates.iter().any(|p| p.oblast == *o))
+                .min_by_key(|(t, _)| (t - now).abs());
+            if let Some(&(_, o)) = best {
+                return candidates.iter().find(|p| p.oblast == o).cloned();
+            }
+        }
         for &(t, o) in self.recent.iter().rev() {
             if let (Some(now), true) = (at, t != 0)
                 && (now - t).abs() > 3600
@@ -447,7 +495,7 @@ pub fn read_messages(
     lookup: &dyn RegionLookup,
     reference: Option<DateTime<Utc>>,
 ) -> Extraction {
-    let mut ctx = Context::default();
+    let mut ctx = Context::with_timeline(messages, lookup);
     let mut out = Extraction::default();
     for m in messages {
         out.extend(read_message(m, lookup, &mut ctx, reference));
@@ -480,7 +528,7 @@ fn region_key(r: &RegionRef) -> String {
 /// Pairs each 🔴 with the next 🟢/🟡 for the same region and type. Messages without a time are
 /// skipped; messages must be in posting order.
 pub fn rebuild_intervals(messages: &[Message], lookup: &dyn RegionLookup) -> Vec<Interval> {
-    let mut ctx = Context::default();
+    let mut ctx = Context::with_timeline(messages, lookup);
     let mut open: HashMap<(String, AlertType), Interval> = HashMap::new();
     let mut done = Vec::new();
     for m in messages {

@@ -26,9 +26,11 @@ fn utc(s: &str) -> Option<DateTime<Utc>> {
         .map(|d| d.with_timezone(&Utc))
 }
 
-/// `official_data_en.csv`: oblast,raion,hromada,level,started_at,finished_at,source
-fn load_record(lookup: &dyn RegionLookup) -> Vec<RecordInterval> {
-    let path = common::shared().join("data/vadimkin-air-raid-sirens/official_data_en.csv");
+/// `official_data_{en,uk}.csv`: oblast,raion,hromada,level,started_at,finished_at,source
+fn load_record(lookup: &dyn RegionLookup, file: &str) -> Vec<RecordInterval> {
+    let path = common::shared()
+        .join("data/vadimkin-air-raid-sirens")
+        .join(file);
     let mut rdr = csv::Reader::from_path(path).expect("official record");
     let mut out = Vec::new();
     for row in rdr.records() {
@@ -62,6 +64,16 @@ fn in_export_period(t: DateTime<Utc>) -> bool {
 
 #[test]
 fn rebuilds_the_official_record() {
+    check_against("official_data_en.csv");
+}
+
+/// The Ukrainian edition (to 2023-12-18): the same intervals, named in Ukrainian.
+#[test]
+fn rebuilds_the_official_record_uk() {
+    check_against("official_data_uk.csv");
+}
+
+fn check_against(file: &str) {
     let lookup = common::gazetteer();
     let lookup: &dyn RegionLookup = lookup;
     let messages = load_export();
@@ -72,7 +84,7 @@ fn rebuilds_the_official_record() {
         .iter()
         .filter(|i| i.region.id.is_none() && !i.test)
         .count();
-    let record: Vec<RecordInterval> = load_record(lookup)
+    let record: Vec<RecordInterval> = load_record(lookup, file)
         .into_iter()
         .filter(|r| {
             in_export_period(r.start)
@@ -81,7 +93,7 @@ fn rebuilds_the_official_record() {
         .collect();
     let report = compare_with_record(&intervals, &record, &messages, lookup, 60);
 
-    println!("channel reader vs official record (official_data_en.csv), start within 60 s");
+    println!("channel reader vs official record ({file}), start within 60 s");
     println!(
         "  rebuilt intervals: {} ({} with an unresolved region)",
         intervals.len(),
