@@ -5,12 +5,22 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use tryvoga_ingest::channel::{
     Message, RecordInterval, Unmatched, compare_with_record, rebuild_intervals,
 };
 use tryvoga_ingest::places::{RegionLookup, resolve};
+
+/// The export and the intervals rebuilt from it, shared by both checks (a debug build takes a
+/// while over 52,933 messages).
+static REBUILT: LazyLock<(Vec<Message>, Vec<tryvoga_ingest::channel::Interval>)> =
+    LazyLock::new(|| {
+        let messages = load_export();
+        let intervals = rebuild_intervals(&messages, common::gazetteer());
+        (messages, intervals)
+    });
 
 fn load_export() -> Vec<Message> {
     common::read_shared("data/messages/air_alert_ua_telegram_export_2022-2024.jsonl")
@@ -76,10 +86,9 @@ fn rebuilds_the_official_record_uk() {
 fn check_against(file: &str) {
     let lookup = common::gazetteer();
     let lookup: &dyn RegionLookup = lookup;
-    let messages = load_export();
+    let (messages, intervals) = &*REBUILT;
     assert_eq!(messages.len(), 52_933);
     let first = messages.iter().find_map(Message::posted);
-    let intervals = rebuild_intervals(&messages, lookup);
     let unresolved = intervals
         .iter()
         .filter(|i| i.region.id.is_none() && !i.test)
@@ -91,7 +100,7 @@ fn check_against(file: &str) {
                 && first.is_some_and(|f| r.start >= f - chrono::Duration::seconds(60))
         })
         .collect();
-    let report = compare_with_record(&intervals, &record, &messages, lookup, 60);
+    let report = compare_with_record(intervals, &record, messages, lookup, 60);
 
     println!("channel reader vs official record ({file}), start within 60 s");
     println!(
