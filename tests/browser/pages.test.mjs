@@ -94,7 +94,7 @@ test('map page: 27 regions from the boundaries, small, fast, attributed, no erro
   let context, page;
   for (let i = 0; i < 5 && !loads.some((ms) => ms > 0 && ms < 200); i++) {
     if (context) await context.close();
-    context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-GB' });
     page = await context.newPage();
     page.errors = [];
     page.on('pageerror', (e) => page.errors.push(e.message));
@@ -148,6 +148,12 @@ test('map page: 27 regions from the boundaries, small, fast, attributed, no erro
   const label = await page.getAttribute(`path.rg[data-region="${ODESA}"]`, 'aria-label');
   assert.ok(label && label.length > 3);
   assert.equal(await page.getAttribute(`path.rg[data-region="${ODESA}"]`, 'tabindex'), '0');
+  // Keyboard: a region takes focus and Enter opens its page.
+  await page.focus(`path.rg[data-region="${ODESA}"]`);
+  await page.keyboard.press('Enter');
+  await page.waitForURL(`**/region/${ODESA}`);
+  await page.waitForSelector('body[data-ready="true"]');
+  assert.equal(await page.textContent('h1'), 'Odesa Oblast');
   assert.deepEqual(page.errors, []);
   await context.close();
 });
