@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, Request, StatusCode, header};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
-use tryvoga_core::{RegionId, Registry, Role};
+use tryvoga_core::{Actor, AlertLevel, AlertStatus, AlertType, Command, RegionId, Registry, Role};
 use tryvoga_server::{Options, SharedApp};
 use tryvoga_store::NewToken;
 
@@ -200,4 +200,49 @@ async fn whoami_tells_each_token_its_name_role_and_scope() {
     let v = who(reader).await;
     assert_eq!(v["role"], "reader");
     assert_eq!(v["regions"].as_array().unwrap().len(), 0);
+}
+
+#[tokio::test]
+async fn map_page_is_drawn_with_the_status_of_the_moment() {
+    let (_dir, app) = app();
+    let (_, headers, _) = get(&app, "/", &[]).await;
+    let before = headers[header::ETAG].to_str().unwrap().to_string();
+    let admin = Actor {
+        name: "t".into(),
+        role: Role::Admin,
+        scope: vec![],
+    };
+    let registry = Registry::embedded();
+    let raion = registry.children(RegionId(19))[0];
+    for (region, level, status) in [
+        (RegionId(18), Some(AlertLevel::Yellow), AlertStatus::Actual),
+        (raion, None, AlertStatus::Actual),
+        (RegionId(24), None, AlertStatus::Exercise),
+    ] {
+        app.store
+            .command(
+                admin.clone(),
+                Command::StartAlert {
+                    region,
+                    alert_type: AlertType::AirRaid,
+                    level,
+                    status,
+                    note: None,
+                },
+                None,
+            )
+            .await
+            .unwrap();
+    }
+    let (status, headers, body) = get(&app, "/", &[("if-none-match", &before)]).await;
+    assert_eq!(status, StatusCode::OK, "a new event changes the page");
+    assert_ne!(headers[header::ETAG].to_str().unwrap(), before);
+    let html = text(&body);
+    assert!(html.contains("data-region=\"18\" data-status=\"active\" data-level=\"yellow\""));
+    assert!(html.contains("data-region=\"19\" data-status=\"partial\" data-level=\"red\""));
+    assert!(
+        html.contains("data-region=\"24\" data-status=\"none\""),
+        "exercises stay off the public map"
+    );
+    assert_eq!(html.matches("data-status=\"none\"").count(), 25);
 }

@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bytes::Bytes;
 use serde_json::{Value, json};
-use tryvoga_core::{Level, Registry};
+use tryvoga_core::{Level, Registry, Status};
 
 use crate::app::SharedApp;
 
@@ -172,8 +172,39 @@ fn page(name: &str, headers: &HeaderMap, status: StatusCode) -> Response {
     }
 }
 
-async fn index(headers: HeaderMap) -> Response {
-    page("index", &headers, StatusCode::OK)
+/// The map page with the status of the moment already drawn in, so the first paint is right
+/// (and a browser without JavaScript still sees which oblasts are under alert); the script
+/// then follows the stream from the same position.
+async fn index(State(app): State<SharedApp>, headers: HeaderMap) -> Response {
+    let Some(base) = PAGES.get("index") else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let state = app.store.state();
+    let statuses = state.statuses(app.registry, |_| true);
+    let mut html = String::from_utf8_lossy(&base.body).into_owned();
+    for oblast in app.registry.oblasts() {
+        let Some(&(status, level)) = statuses.get(&oblast.id) else {
+            continue;
+        };
+        let word = match status {
+            Status::Active => "active",
+            Status::Partial => "partial",
+            Status::None => continue,
+        };
+        // An alert without a level is drawn as red, as the script does.
+        let level = level.map_or("red", |l| l.as_str());
+        html = html.replacen(
+            &format!("data-region=\"{}\" data-status=\"none\"", oblast.id),
+            &format!(
+                "data-region=\"{}\" data-status=\"{word}\" data-level=\"{level}\"",
+                oblast.id
+            ),
+            1,
+        );
+    }
+    let mut page = Asset::new(html, HTML);
+    page.etag = format!("\"{}-{}\"", &base.etag[1..17], state.last_seq());
+    page.respond(&headers, StatusCode::OK, PAGE_CACHE)
 }
 
 async fn history(headers: HeaderMap) -> Response {
