@@ -17,13 +17,43 @@ pub struct Frame {
     pub seq: u64,
     pub region: Option<RegionId>,
     pub alert_type: Option<AlertType>,
+    /// For a run of imported past alerts, the first sequence number of the run (`seq` is its
+    /// last); otherwise equal to `seq`.
+    pub first_seq: u64,
     /// `id:`, `event:` and `data:` lines of Server-Sent Events, blank line included.
     pub sse: Bytes,
+    /// A whole WebSocket text frame carrying the same JSON as `data:`.
+    pub ws_frame: Bytes,
     /// An imported past alert: part of the log, never announced as something happening now.
     pub history: bool,
 }
 
 impl Frame {
+    /// What every subscriber is sent when nothing has happened for a while: an SSE comment, a
+    /// WebSocket ping. Sequence 0 marks it as outside the log.
+    pub fn heartbeat() -> Frame {
+        Frame {
+            seq: 0,
+            first_seq: 0,
+            region: None,
+            alert_type: None,
+            sse: Bytes::from_static(b": keepalive\n\n"),
+            ws_frame: Bytes::from_static(&[0x89, 0x00]),
+            history: false,
+        }
+    }
+
+    /// Stands for a run of imported past alerts: subscribers move past it without reading the
+    /// log, and nothing goes on the wire.
+    pub fn history_run(first_seq: u64, last_seq: u64) -> Frame {
+        Frame {
+            seq: last_seq,
+            first_seq,
+            history: true,
+            ..Frame::heartbeat()
+        }
+    }
+
     pub fn new(
         seq: u64,
         kind: &str,
@@ -41,9 +71,11 @@ impl Frame {
         sse.push_str("\n\n");
         Frame {
             seq,
+            first_seq: seq,
             region,
             alert_type,
             sse: Bytes::from(sse),
+            ws_frame: crate::subscriber::ws_text(json),
             history: false,
         }
     }
@@ -94,6 +126,7 @@ pub const RING: usize = 4096;
 
 pub struct Hub {
     sender: broadcast::Sender<Arc<Frame>>,
+    heartbeat: Arc<Frame>,
     last_seq: AtomicU64,
     last_event_ms: AtomicI64,
     pub subscribers: AtomicU64,
@@ -106,6 +139,7 @@ impl Hub {
         let (sender, _) = broadcast::channel(RING);
         Hub {
             sender,
+            heartbeat: Arc::new(Frame::heartbeat()),
             last_seq: AtomicU64::new(last_seq),
             last_event_ms: AtomicI64::new(last_event_ms),
             subscribers: AtomicU64::new(0),
@@ -123,12 +157,17 @@ impl Hub {
 
     /// Called by the writer after each commit, in sequence order.
     pub fn publish(&self, events: &[Event]) {
+        let mut history: Option<(u64, u64)> = None;
         for event in events {
             self.last_seq.store(event.seq, Ordering::Release);
             if is_history(event) {
                 // Thousands of imported rows would overflow the ring and drop every
-                // subscriber; a subscriber that sees the gap reads past them in the log.
+                // subscriber: one frame stands for the whole run.
+                history = Some(history.map_or((event.seq, event.seq), |(f, _)| (f, event.seq)));
                 continue;
+            }
+            if let Some((first, last)) = history.take() {
+                let _ = self.sender.send(Arc::new(Frame::history_run(first, last)));
             }
             let frame = Arc::new(Frame::from_event(event));
             self.last_event_ms
@@ -137,6 +176,14 @@ impl Hub {
             // No receivers is not an error: nobody is listening yet.
             let _ = self.sender.send(frame);
         }
+        if let Some((first, last)) = history {
+            let _ = self.sender.send(Arc::new(Frame::history_run(first, last)));
+        }
+    }
+
+    /// Sends the heartbeat frame to every subscriber; one timer for all of them.
+    pub fn heartbeat(&self) {
+        let _ = self.sender.send(Arc::clone(&self.heartbeat));
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Frame>> {

@@ -5,10 +5,11 @@ pub mod api;
 pub mod app;
 pub mod compat;
 pub mod error;
+pub mod frontdoor;
 pub mod hub;
 pub mod pages;
+pub mod subscriber;
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -75,11 +76,6 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     compat::start(&app);
-    let router = api::router(app);
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    let router = api::router(app.clone());
+    frontdoor::serve(listener, app, router, shutdown).await
 }
