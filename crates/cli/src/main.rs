@@ -5,10 +5,12 @@ mod chart;
 mod client;
 mod import;
 mod output;
+mod outputs;
 mod replay;
 mod serve;
 mod stats;
 mod token;
+mod verify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -32,6 +34,8 @@ enum Top {
     /// Raise, end, cancel and list alerts.
     #[command(subcommand)]
     Alert(alert::AlertCommand),
+    /// Check the signatures of a saved stream, events file, CAP message or CAP feed.
+    Verify(verify::VerifyArgs),
     /// Load a published alert record as past alerts.
     #[command(subcommand)]
     Import(import::ImportCommand),
@@ -82,6 +86,7 @@ fn main() -> ExitCode {
         Top::Serve(args) => serve::run(args),
         Top::Token(cmd) => token::run(cmd),
         Top::Alert(cmd) => alert::run(cmd),
+        Top::Verify(args) => verify::run(args),
         Top::Import(cmd) => import::run(cmd),
         Top::Stats(args) => stats::run(args),
         Top::Chart(cmd) => chart::run(cmd),

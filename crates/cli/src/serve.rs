@@ -21,6 +21,8 @@ pub struct ServeArgs {
     #[arg(long)]
     private_reads: bool,
     #[command(flatten)]
+    outputs: crate::outputs::OutputArgs,
+    #[command(flatten)]
     replay: crate::replay::ReplayArgs,
     /// Serve a compatibility API without tokens: alerts-in-ua, ukrainealarm or all
     /// (repeatable). Otherwise its clients send a Tryvoga token.
@@ -48,7 +50,8 @@ pub fn run(args: ServeArgs) -> Result<()> {
     let rt = crate::runtime()?;
     rt.block_on(async move {
         let registry = Registry::embedded();
-        let app = tryvoga_server::open(
+        let outputs = args.outputs.options(registry)?;
+        let app = tryvoga_server::open_with(
             &args.db,
             registry,
             tryvoga_server::Options {
@@ -59,6 +62,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
                     rate_limit_per_minute: args.compat_rate_limit,
                 },
             },
+            outputs,
         )
         .with_context(|| format!("opening {}", args.db.display()))?;
         let tokens = app.store.read(queries::token_count)?;

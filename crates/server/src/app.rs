@@ -23,6 +23,8 @@ pub struct App {
     pub public_reads: bool,
     /// State of the alerts.in.ua and ukrainealarm compatibility APIs.
     pub compat: crate::compat::Compat,
+    /// WebSocket, CAP, webhooks, MQTT and the event signing key.
+    pub outputs: crate::outputs::Outputs,
 }
 
 pub type SharedApp = Arc<App>;

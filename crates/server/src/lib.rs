@@ -3,12 +3,17 @@
 
 pub mod api;
 pub mod app;
+pub mod cap;
 pub mod compat;
 pub mod error;
 pub mod frontdoor;
 pub mod hub;
+pub mod mqtt;
+pub mod outputs;
 pub mod pages;
+pub mod signing;
 pub mod subscriber;
+pub mod webhooks;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -43,13 +48,30 @@ pub fn open(
     registry: &'static Registry,
     options: Options,
 ) -> Result<SharedApp, StoreError> {
+    open_with(db, registry, options, outputs::OutputOptions::default())
+}
+
+/// As [`open`], with the outputs configured. Every event is signed with the key at
+/// `outputs.signing_key` (or beside the database), made on first start.
+pub fn open_with(
+    db: &Path,
+    registry: &'static Registry,
+    options: Options,
+    outputs: outputs::OutputOptions,
+) -> Result<SharedApp, StoreError> {
+    let key_path = outputs
+        .signing_key
+        .clone()
+        .unwrap_or_else(|| signing::key_path(db));
+    let key = Arc::new(signing::EventKey::load_or_create(&key_path).map_err(StoreError::Invalid)?);
     let hub = Arc::new(Hub::new(0, 0));
     let publisher = Arc::clone(&hub);
-    let store = Store::open(
+    let store = Store::open_sealed(
         db,
         registry,
         Access::Exclusive,
         Box::new(move |events, _| publisher.publish(events)),
+        Some(key.sealer()),
     )?;
     let (last_seq, last_ms) = store.read(|c| {
         let seq = queries::last_seq(c)?;
@@ -66,6 +88,7 @@ pub fn open(
         started: Instant::now(),
         public_reads: options.public_reads,
         compat: compat::Compat::new(options.compat),
+        outputs: outputs::Outputs::new(outputs, key),
     }))
 }
 
@@ -76,6 +99,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     compat::start(&app);
+    outputs::start(&app);
     let router = api::router(app.clone());
     frontdoor::serve(listener, app, router, shutdown).await
 }

@@ -20,7 +20,7 @@ pub fn router(app: SharedApp) -> Router {
         .route("/api/v1/alerts/active", get(alerts::active))
         .route(
             "/api/v1/alerts/{id}",
-            get(alerts::get_one).patch(alerts::update),
+            get(crate::cap::alert_or_cap).patch(alerts::update),
         )
         .route("/api/v1/alerts/{id}/end", post(alerts::end))
         .route("/api/v1/alerts/{id}/cancel", post(alerts::cancel))
@@ -35,9 +35,10 @@ pub fn router(app: SharedApp) -> Router {
         .route("/api/v1/audit", get(admin::audit))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
-        .merge(crate::pages::routes())
         .merge(history::routes())
+        .merge(crate::pages::routes())
         .merge(crate::compat::routes())
+        .merge(crate::outputs::routes())
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

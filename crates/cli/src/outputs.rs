@@ -1,0 +1,87 @@
+//! `tryvoga serve` options of the outputs: the event signing key, CAP, webhooks, MQTT.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Result, anyhow};
+use clap::Args;
+use tryvoga_core::Registry;
+use tryvoga_server::outputs::OutputOptions;
+
+#[derive(Args, Debug, Clone)]
+pub struct OutputArgs {
+    /// The Ed25519 key every event is signed with (PKCS#8 PEM); made on first start.
+    /// Default: beside the database, `<db>.ed25519`.
+    #[arg(long, value_name = "PATH", env = "TRYVOGA_SIGNING_KEY")]
+    signing_key: Option<PathBuf>,
+    /// The `<sender>` of CAP messages.
+    #[arg(long, value_name = "ID", default_value = "tryvoga@localhost")]
+    cap_sender: String,
+    /// The first wait before a failed webhook delivery is retried; it doubles each time.
+    #[arg(long, value_name = "MS", default_value_t = 2000)]
+    webhook_retry_base_ms: u64,
+    /// The longest wait between two attempts of a webhook delivery.
+    #[arg(long, value_name = "MS", default_value_t = 600_000)]
+    webhook_retry_max_ms: u64,
+    /// Attempts before a webhook delivery goes to the dead-letter list.
+    #[arg(long, value_name = "N", default_value_t = 15)]
+    webhook_max_attempts: u32,
+    /// Publish to this MQTT broker: mqtt://[user[:password]@]host[:port].
+    #[arg(long, value_name = "URL", env = "TRYVOGA_MQTT")]
+    mqtt: Option<String>,
+    /// The topic prefix of MQTT messages.
+    #[arg(long, value_name = "PREFIX", default_value = "tryvoga")]
+    mqtt_prefix: String,
+    /// The regions given retained MQTT statuses and Home Assistant sensors, comma-separated
+    /// (ids or names); default: every oblast-level unit.
+    #[arg(long, value_name = "REGIONS")]
+    mqtt_regions: Option<String>,
+}
+
+impl OutputArgs {
+    pub fn options(&self, registry: &Registry) -> Result<OutputOptions> {
+        if self.webhook_max_attempts == 0 {
+            return Err(anyhow!("--webhook-max-attempts must be at least 1"));
+        }
+        if self.cap_sender.is_empty()
+            || self
+                .cap_sender
+                .contains(|c: char| c.is_whitespace() || ",&<".contains(c))
+        {
+            return Err(anyhow!(
+                "--cap-sender must be one word without spaces, commas, & or < (CAP's rule)"
+            ));
+        }
+        let mqtt = match &self.mqtt {
+            None => None,
+            Some(url) => {
+                let mut o =
+                    tryvoga_server::mqtt::MqttOptions::from_url(url).map_err(|e| anyhow!(e))?;
+                let prefix = self.mqtt_prefix.trim_matches('/');
+                if prefix.is_empty() || prefix.contains(['+', '#']) {
+                    return Err(anyhow!("--mqtt-prefix must be a topic without wildcards"));
+                }
+                o.prefix = prefix.to_string();
+                if let Some(list) = &self.mqtt_regions {
+                    for r in list.split(',').filter(|s| !s.trim().is_empty()) {
+                        let region = registry
+                            .resolve(r.trim())
+                            .map_err(|e| anyhow!("--mqtt-regions: {e}"))?;
+                        o.regions.push(region.id);
+                    }
+                }
+                Some(o)
+            }
+        };
+        Ok(OutputOptions {
+            signing_key: self.signing_key.clone(),
+            cap_sender: self.cap_sender.clone(),
+            webhooks: tryvoga_server::webhooks::Retry {
+                base: Duration::from_millis(self.webhook_retry_base_ms.max(1)),
+                max: Duration::from_millis(self.webhook_retry_max_ms.max(1)),
+                max_attempts: self.webhook_max_attempts,
+            },
+            mqtt,
+        })
+    }
+}
