@@ -29,6 +29,8 @@ python3 -m venv "$work/venv" || fail "python3 -m venv failed (Debian: apt-get in
 cargo build --locked --quiet -p tryvoga
 bin="${CARGO_TARGET_DIR:-target}/debug/tryvoga"
 [ -x "$bin" ] || fail "no tryvoga binary at $bin"
+export TRYVOGA_BIN
+TRYVOGA_BIN=$(cd "$(dirname "$bin")" && pwd)/tryvoga
 
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'

@@ -6,7 +6,11 @@ receiver that fails gets the same event again; PATCH moves the webhook, DELETE e
 import base64
 import http.server
 import json
+import os
 import queue
+import signal
+import socket
+import subprocess
 import threading
 import time
 
@@ -16,11 +20,14 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
+from conftest import env
+
 
 class Receiver:
-    """A webhook endpoint on a free loopback port; `fail` answers the next N requests 500."""
+    """A webhook endpoint on a loopback port (a free one unless given); `fail` answers the next
+    N requests 500."""
 
-    def __init__(self):
+    def __init__(self, port=0):
         self.deliveries = queue.Queue()
         self.fail = 0
         receiver = self
@@ -39,7 +46,7 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
@@ -175,3 +182,64 @@ def test_registration_needs_a_key_and_a_url(server, reader):
     r = requests.patch(f"{server}/api/v3/webhook", json={"webHookUrl": "http://127.0.0.1:9/x"},
                        headers={"Authorization": reader}, timeout=10)
     assert r.status_code == 404, "nothing to move before a webhook is registered"
+
+
+def test_an_event_raised_while_the_receiver_was_down_arrives_after_a_crash(tmp_path, public_key):
+    """Deliveries come from the log by sequence, with the position in the database: kill -9
+    the server while a receiver is unreachable, restart it, and the event still arrives."""
+    binary = env("TRYVOGA_BIN")
+    db = str(tmp_path / "crash.db")
+
+    def token(name, role):
+        out = subprocess.run([binary, "token", "create", "--name", name, "--role", role, "--db", db],
+                             check=True, capture_output=True, text=True)
+        return out.stdout.strip()
+
+    def free_port():
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+
+    admin, reader = token("admin", "admin"), token("reader", "reader")
+    port, hook_port = free_port(), free_port()
+    url = f"http://127.0.0.1:{port}"
+
+    def serve():
+        p = subprocess.Popen([binary, "serve", "--db", db, "--listen", f"127.0.0.1:{port}"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(100):
+            try:
+                if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    return p
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        p.kill()
+        pytest.fail("the server did not come up")
+
+    server = serve()
+    try:
+        r = requests.post(f"{url}/api/v3/webhook", json={"webHookUrl": f"http://127.0.0.1:{hook_port}/hook"},
+                          headers={"Authorization": reader}, timeout=10)
+        assert r.status_code == 200, r.text
+        r = requests.post(f"{url}/api/v1/alerts", json={"region": 26, "type": "air_raid", "level": "red"},
+                          headers={"Authorization": f"Bearer {admin}"}, timeout=10)
+        assert r.status_code == 201, r.text
+        time.sleep(1.5)  # at least one delivery attempt fails: nothing listens yet
+    finally:
+        os.kill(server.pid, signal.SIGKILL)
+        server.wait()
+
+    receiver = Receiver(hook_port)
+
+    server = serve()
+    try:
+        key = serialization.load_pem_public_key(requests.get(f"{url}/webhook-public.pem", timeout=10).content)
+        headers, body, _ = receiver.next(timeout=20)
+        verify(key, headers, body)
+        got = json.loads(body)
+        assert (got["status"], got["regionId"], got["alertLevel"]) == ("ACTIVATE", 26, "Red")
+        assert key.public_numbers() != public_key[0].public_numbers(), "each database has its own key"
+    finally:
+        receiver.close()
+        server.terminate()
+        server.wait()
