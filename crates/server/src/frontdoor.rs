@@ -276,7 +276,9 @@ async fn open(
 }
 
 async fn stream_request(mut stream: TcpStream, app: SharedApp, wire: Wire) {
-    match open(&mut stream, &app, wire).await {
+    // Boxed: the handshake's buffers must not stay part of the subscriber's resident state.
+    let opened = Box::pin(open(&mut stream, &app, wire)).await;
+    match opened {
         Ok((filter, position, rx)) => {
             Subscriber {
                 app,

@@ -19,6 +19,8 @@ use crate::hub::{Filter, Frame, RING};
 const PAGE: usize = 500;
 /// A subscriber whose socket accepts nothing for this long is given up.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Subscribers reading the log at the same time.
+static CATCH_UP: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
 /// How often a subscriber blocked on a full socket checks how far behind the ring it is.
 const LAG_CHECK: Duration = Duration::from_millis(100);
 
@@ -165,6 +167,16 @@ impl Subscriber {
     /// Sends what the log holds after `position`, a page at a time.
     async fn catch_up(&mut self) -> Result<(), Ended> {
         loop {
+            if self.position >= self.app.hub.last_seq() {
+                // Nothing to read: a subscriber joining live costs no query. Anything committed
+                // from now on comes through the ring, and a gap sends it back here.
+                return Ok(());
+            }
+            // Thousands reconnecting at once (after a restart) take turns at the log rather
+            // than each holding a blocking thread and a database connection.
+            let Ok(_turn) = CATCH_UP.acquire().await else {
+                return Err(Ended::Failed);
+            };
             let after = self.position;
             let page = self
                 .app
