@@ -28,8 +28,8 @@ pub struct FanoutArgs {
     /// Messages published per target.
     #[arg(long, default_value_t = 10)]
     events: usize,
-    /// Pause between messages.
-    #[arg(long, default_value_t = 300)]
+    /// Pause between messages: long enough that each is delivered before the next.
+    #[arg(long, default_value_t = 1000)]
     interval_ms: u64,
     /// Payload size for the peers, matching a tryvoga event.
     #[arg(long, default_value_t = 480)]
@@ -59,6 +59,9 @@ pub struct TargetResult {
     pub server_rss_before: u64,
     pub server_rss_after: u64,
     pub server_cpu_ms: u64,
+    /// Median time until the publisher's call returned: for tryvoga, the durable commit and
+    /// its 201; for the peers, only the write of the message.
+    pub publish_ack_ms: f64,
 }
 
 struct Worker {
@@ -160,9 +163,11 @@ pub fn run_target(
     let rss_after = procinfo::settled_rss(pid).context("server RSS")?;
     let cpu_before = procinfo::cpu_time(pid).unwrap_or_default();
     let mut sent = Vec::new();
+    let mut acks = Vec::new();
     for _ in 0..args.events {
         let t = wire::now_ns();
         running.publish(&wire::marker(t), args.size)?;
+        acks.push(wire::now_ns().saturating_sub(t) / 1000);
         sent.push(t);
         std::thread::sleep(Duration::from_millis(args.interval_ms));
     }
@@ -201,6 +206,10 @@ pub fn run_target(
         server_rss_before: rss_before,
         server_rss_after: rss_after,
         server_cpu_ms: cpu_after.saturating_sub(cpu_before).as_millis() as u64,
+        publish_ack_ms: {
+            acks.sort_unstable();
+            acks.get(acks.len() / 2).copied().unwrap_or(0) as f64 / 1000.0
+        },
     })
 }
 
@@ -237,25 +246,35 @@ pub fn run(args: FanoutArgs) -> Result<()> {
     } else {
         print_table(&results);
     }
-    let incomplete: Vec<&str> = results
+    for r in results
         .iter()
         .filter(|r| r.failed > 0 || r.missing_deliveries > 0)
+    {
+        eprintln!(
+            "note: {}: {} subscribers failed to connect, {} deliveries missing",
+            r.target, r.failed, r.missing_deliveries
+        );
+    }
+    // A peer losing messages is a finding to report; tryvoga losing one is a failure.
+    let ours_incomplete: Vec<&str> = results
+        .iter()
+        .filter(|r| r.target.starts_with("tryvoga") && (r.failed > 0 || r.missing_deliveries > 0))
         .map(|r| r.target)
         .collect();
-    if !incomplete.is_empty() {
-        bail!("not every subscriber connected or got every message: {incomplete:?}");
+    if !ours_incomplete.is_empty() {
+        bail!("not every tryvoga subscriber connected or got every message: {ours_incomplete:?}");
     }
     Ok(())
 }
 
 fn print_table(results: &[TargetResult]) {
     println!(
-        "{:<12} {:>7} {:>8} {:>8} {:>8} {:>10} {:>9} {:>8}",
-        "target", "subs", "p50 ms", "p99 ms", "max ms", "last ms", "B/conn", "cpu ms"
+        "{:<12} {:>7} {:>8} {:>8} {:>8} {:>10} {:>9} {:>8} {:>8}",
+        "target", "subs", "p50 ms", "p99 ms", "max ms", "last ms", "B/conn", "cpu ms", "ack ms"
     );
     for r in results {
         println!(
-            "{:<12} {:>7} {:>8.2} {:>8.2} {:>8.2} {:>10.2} {:>9} {:>8}",
+            "{:<12} {:>7} {:>8.2} {:>8.2} {:>8.2} {:>10.2} {:>9} {:>8} {:>8.2}",
             r.target,
             r.subscribers,
             r.latency.p50_ms,
@@ -263,7 +282,8 @@ fn print_table(results: &[TargetResult]) {
             r.latency.max_ms,
             r.latency.mean_last_ms,
             r.bytes_per_connection,
-            r.server_cpu_ms
+            r.server_cpu_ms,
+            r.publish_ack_ms
         );
     }
     let by = |name: &str| results.iter().find(|r| r.target == name);

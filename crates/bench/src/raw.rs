@@ -16,9 +16,18 @@ pub struct RawArgs {
     control: u16,
 }
 
+/// A listener with a backlog deep enough for thousands of connects in a burst (std's is 128).
+fn listen(port: u16) -> Result<TcpListener> {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&std::net::SocketAddr::from(([127, 0, 0, 1], port)).into())?;
+    socket.listen(4096)?;
+    Ok(socket.into())
+}
+
 pub fn run(args: RawArgs) -> Result<()> {
     let subscribers: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
-    let listener = TcpListener::bind(("127.0.0.1", args.port))?;
+    let listener = listen(args.port)?;
     let control = TcpListener::bind(("127.0.0.1", args.control))?;
     let list = Arc::clone(&subscribers);
     std::thread::spawn(move || {

@@ -67,12 +67,10 @@ pub fn run(args: SubscribeArgs) -> Result<()> {
                 match conn {
                     Ok((stream, leftover)) => {
                         let _ = ready.send(true);
-                        listen(stream, leftover, log).await;
+                        listen(stream, leftover, log, args.proto).await;
                     }
                     Err(e) => {
-                        if i == 0 {
-                            eprintln!("subscriber {i}: {e:#}");
-                        }
+                        eprintln!("subscriber {i} from 127.0.0.{}: {e:#}", args.source);
                         let _ = ready.send(false);
                     }
                 }
@@ -234,7 +232,7 @@ async fn open(args: &SubscribeArgs, index: usize) -> Result<(TcpStream, Vec<u8>)
     Ok((stream, leftover))
 }
 
-async fn listen(mut stream: TcpStream, leftover: Vec<u8>, log: Log) {
+async fn listen(mut stream: TcpStream, leftover: Vec<u8>, log: Log, proto: Proto) {
     let mut scanner = Scanner::default();
     let record = |t: u64| {
         let now = wire::now_ns();
@@ -245,7 +243,16 @@ async fn listen(mut stream: TcpStream, leftover: Vec<u8>, log: Log) {
     loop {
         match stream.read(&mut buf).await {
             Ok(0) | Err(_) => return,
-            Ok(n) => scanner.feed(&buf[..n], record),
+            Ok(n) => {
+                scanner.feed(&buf[..n], record);
+                // nats-server closes connections that leave its pings unanswered.
+                if proto == Proto::NatsWs && wire::contains(&buf[..n], b"PING\r\n") {
+                    let pong = wire::ws_client_frame(0x1, b"PONG\r\n");
+                    if stream.write_all(&pong).await.is_err() {
+                        return;
+                    }
+                }
+            }
         }
     }
 }
