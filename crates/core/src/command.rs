@@ -85,6 +85,16 @@ pub enum Command {
         id: AlertId,
         reason: String,
     },
+    /// Records an attack report read from an official text (see `crate::report`).
+    ReportAttack {
+        report: serde_json::Value,
+        key: String,
+    },
+    /// Records a threat notice read from an official text (see `crate::report`).
+    ReportThreat {
+        threat: serde_json::Value,
+        key: String,
+    },
 }
 
 /// Why the core refused a command. Each maps to one HTTP status at the edge.

@@ -7,6 +7,7 @@ pub mod command;
 pub mod event;
 pub mod names;
 pub mod region;
+pub mod report;
 pub mod state;
 pub mod stats;
 

@@ -236,6 +236,12 @@ impl State {
                 alert.seq = seq;
                 EventBody::AlertCancelled { alert }
             }
+            Command::ReportAttack { report, key } => {
+                crate::report::decide_report(actor, report, key)?
+            }
+            Command::ReportThreat { threat, key } => {
+                crate::report::decide_threat(actor, threat, key)?
+            }
         };
         Ok(Event {
             seq,

@@ -5,6 +5,7 @@
 pub mod history;
 mod pool;
 pub mod queries;
+pub mod reports;
 mod schema;
 pub mod tokens;
 mod writer;

@@ -122,6 +122,25 @@ CREATE TABLE IF NOT EXISTS webhook_dead_letters (
     UNIQUE (webhook, seq)
 );
 "#,
+    r#"
+-- Reports and threats read from official texts (issue 6), materialised from their events.
+-- The key is derived from the source text, so that the same text read twice is one record;
+-- time_ms is when the attack happened (the report's period), for per-night totals.
+CREATE TABLE IF NOT EXISTS reports (
+    key      TEXT PRIMARY KEY,
+    seq      INTEGER NOT NULL UNIQUE,
+    at_ms    INTEGER NOT NULL,
+    time_ms  INTEGER NOT NULL,
+    json     TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS reports_by_time ON reports (time_ms);
+CREATE TABLE IF NOT EXISTS threats (
+    key      TEXT PRIMARY KEY,
+    seq      INTEGER NOT NULL UNIQUE,
+    at_ms    INTEGER NOT NULL,
+    json     TEXT NOT NULL
+);
+"#,
 ];
 
 pub const VERSION: i64 = MIGRATIONS.len() as i64;

@@ -363,6 +363,16 @@ fn run_command(
     }
     let seq = state.last_seq() + 1;
     let mut event = state.decide_as(registry, actor, command, origin, seq, now)?;
+    // The same text read twice is one report: answer with the one already recorded.
+    if let Some(seq) = crate::reports::recorded(conn, command)? {
+        let event = crate::queries::event_at(conn, seq)?.ok_or(StoreError::Corrupt(format!(
+            "a recorded report points at missing event {seq}"
+        )))?;
+        return Ok(Accepted {
+            event,
+            replayed: true,
+        });
+    }
     seal(sealer, &mut event);
     append(conn, &event)?;
     if let Some(key) = &idempotency_key {
@@ -397,6 +407,8 @@ fn command_name(command: &Command) -> &'static str {
         Command::UpdateAlert { .. } => "update_alert",
         Command::EndAlert { .. } => "end_alert",
         Command::CancelAlert { .. } => "cancel_alert",
+        Command::ReportAttack { .. } => "report_attack",
+        Command::ReportThreat { .. } => "report_threat",
     }
 }
 
@@ -440,6 +452,7 @@ pub(crate) fn append(conn: &Connection, event: &Event) -> Result<(), StoreError>
             ],
         )?;
     }
+    crate::reports::materialise(conn, event)?;
     Ok(())
 }
 
