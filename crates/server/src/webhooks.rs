@@ -49,6 +49,7 @@ use tryvoga_store::{StoreError, queries};
 use crate::app::{SharedApp, body_bytes, parse_json};
 use crate::error::ApiError;
 use crate::hub::{Filter, Frame};
+use crate::signing::EventKey;
 
 /// How deliveries are retried.
 #[derive(Debug, Clone)]
@@ -318,6 +319,7 @@ pub async fn create(
         })
         .await?;
     app.outputs.webhooks_changed.notify_waiters();
+    audit_ok(&app, &actor, "create_webhook", &record.id);
     let mut body = serde_json::to_value(view(&record, 0)).unwrap_or(Value::Null);
     if let (Some(secret), Some(obj)) = (secret, body.as_object_mut()) {
         obj.insert("secret".into(), Value::String(secret));
@@ -356,12 +358,23 @@ pub async fn list(State(app): State<SharedApp>, headers: HeaderMap) -> Result<Re
     Ok(axum::Json(json!({ "webhooks": views })).into_response())
 }
 
+/// Configuration changes go into the audit trail beside the commands.
+fn audit_ok(app: &SharedApp, actor: &Actor, action: &str, id: &str) {
+    app.store.audit(tryvoga_store::AuditEntry {
+        token: Some(actor.name.clone()),
+        action: action.to_string(),
+        request: Some(id.to_string()),
+        code: "ok".into(),
+        reason: format!("webhook {id}"),
+    });
+}
+
 async fn owned(
     app: &SharedApp,
     headers: &HeaderMap,
     action: &str,
     id: String,
-) -> Result<(Row, u64), ApiError> {
+) -> Result<(Actor, Row, u64), ApiError> {
     let actor = app.audited_actor(headers, action, ROLES).await?;
     let found = app
         .read(move |s| {
@@ -375,7 +388,7 @@ async fn owned(
         })
         .await?;
     match found {
-        Some((r, dead)) if may_see(&actor, &r) => Ok((r, dead)),
+        Some((r, dead)) if may_see(&actor, &r) => Ok((actor, r, dead)),
         _ => Err(ApiError::not_found("no such webhook")),
     }
 }
@@ -385,7 +398,7 @@ pub async fn get_one(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let (r, dead) = owned(&app, &headers, "get_webhook", id).await?;
+    let (_, r, dead) = owned(&app, &headers, "get_webhook", id).await?;
     Ok(axum::Json(view(&r, dead)).into_response())
 }
 
@@ -394,8 +407,9 @@ pub async fn delete(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let (r, _) = owned(&app, &headers, "delete_webhook", id).await?;
+    let (actor, r, _) = owned(&app, &headers, "delete_webhook", id).await?;
     let id = r.id.clone();
+    audit_ok(&app, &actor, "delete_webhook", &id);
     app.store
         .write(move |c| {
             c.execute("DELETE FROM webhooks WHERE id = ?1", [&id])?;
@@ -412,7 +426,7 @@ pub async fn dead_letters(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let (r, _) = owned(&app, &headers, "get_webhook_dead_letters", id).await?;
+    let (_, r, _) = owned(&app, &headers, "get_webhook_dead_letters", id).await?;
     let id = r.id.clone();
     let letters = app
         .read(move |s| {
@@ -613,7 +627,7 @@ pub fn delivery_id(webhook: &str, seq: u64) -> String {
 
 /// The `webhook-signature` value for one attempt.
 pub fn signature(
-    app: &SharedApp,
+    key: &EventKey,
     scheme: &str,
     secret: Option<&str>,
     content: &[u8],
@@ -621,7 +635,7 @@ pub fn signature(
     match scheme {
         "ed25519" => Ok(format!(
             "v1a,{}",
-            STANDARD.encode(app.outputs.key.sign_bytes(content).to_bytes())
+            STANDARD.encode(key.sign_bytes(content).to_bytes())
         )),
         _ => {
             let secret = secret.ok_or("the subscription has no secret")?;
@@ -648,7 +662,12 @@ async fn deliver(app: &SharedApp, sub: &Row, seq: u64, kind: &str, payload: &str
     let timestamp = Utc::now().timestamp();
     let mut content = format!("{id}.{timestamp}.").into_bytes();
     content.extend_from_slice(payload.as_bytes());
-    let signature = match signature(app, &sub.signing, sub.secret.as_deref(), &content) {
+    let signature = match signature(
+        &app.outputs.key,
+        &sub.signing,
+        sub.secret.as_deref(),
+        &content,
+    ) {
         Ok(s) => s,
         Err(e) => return Outcome::Failed(e),
     };
@@ -705,6 +724,23 @@ mod tests {
             let d = r.delay(failures).as_millis() as u64;
             assert!(d <= full && d >= full / 2, "{failures}: {d}");
         }
+    }
+
+    #[test]
+    fn ed25519_deliveries_verify_with_the_published_key() {
+        use ed25519_dalek::{Signature, Verifier};
+        let key = EventKey::generate();
+        let content = b"wh_1-7.1790000000.{\"seq\":7}";
+        let sig = signature(&key, "ed25519", None, content).unwrap();
+        let raw = STANDARD.decode(sig.strip_prefix("v1a,").unwrap()).unwrap();
+        let sig = Signature::from_slice(&raw).unwrap();
+        assert!(key.verifying_key().verify(content, &sig).is_ok());
+        assert!(
+            key.verifying_key()
+                .verify(b"wh_1-7.1790000001.{}", &sig)
+                .is_err()
+        );
+        assert!(signature(&key, "hmac-sha256", None, content).is_err());
     }
 
     #[test]
