@@ -5,6 +5,7 @@ pub mod api;
 pub mod app;
 pub mod cap;
 pub mod compat;
+pub mod delivery;
 pub mod error;
 pub mod frontdoor;
 pub mod hub;

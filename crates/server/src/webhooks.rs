@@ -24,7 +24,6 @@
 //! delivery, with the same id). A delivery that fails `max_attempts` times goes to the
 //! dead-letter list and the subscription moves on.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -458,37 +457,13 @@ pub fn start(app: &SharedApp) {
 }
 
 async fn supervise(app: SharedApp) {
-    let mut workers: HashMap<String, tokio::task::JoinHandle<()>> = HashMap::new();
-    loop {
-        let changed = app.outputs.webhooks_changed.notified();
-        tokio::pin!(changed);
-        changed.as_mut().enable();
-        let listed = app
-            .read(|s| {
-                s.read(|c| {
-                    let mut stmt = c.prepare_cached("SELECT id FROM webhooks")?;
-                    let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
-                    Ok(rows.collect::<Result<Vec<_>, _>>()?)
-                })
-            })
-            .await;
-        workers.retain(|_, handle| !handle.is_finished());
-        match listed {
-            Ok(ids) => {
-                for id in ids {
-                    if let std::collections::hash_map::Entry::Vacant(slot) = workers.entry(id) {
-                        let id = slot.key().clone();
-                        slot.insert(tokio::spawn(worker(Arc::clone(&app), id)));
-                    }
-                }
-            }
-            Err(e) => tracing::warn!(error = %e.message, "could not list webhooks"),
-        }
-        tokio::select! {
-            _ = changed => {}
-            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
-        }
-    }
+    crate::delivery::supervise(
+        app,
+        |a| &a.outputs.webhooks_changed,
+        "SELECT id FROM webhooks",
+        worker,
+    )
+    .await;
 }
 
 /// What one attempt came to.

@@ -10,7 +10,6 @@
 //! loses nothing. A delivery is retried with backoff until the receiver answers 2xx, in log
 //! order; a crash between a delivery and storing its position repeats that one delivery.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -395,37 +394,13 @@ pub fn start(app: &SharedApp) {
 }
 
 async fn supervise(app: SharedApp) {
-    let mut workers: HashMap<String, tokio::task::JoinHandle<()>> = HashMap::new();
-    loop {
-        let changed = app.compat.webhooks_changed.notified();
-        tokio::pin!(changed);
-        changed.as_mut().enable();
-        let listed = app
-            .read(|s| {
-                s.read(|c| {
-                    let mut stmt = c.prepare_cached("SELECT token FROM compat_webhooks")?;
-                    let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
-                    Ok(rows.collect::<Result<Vec<_>, _>>()?)
-                })
-            })
-            .await;
-        workers.retain(|_, handle| !handle.is_finished());
-        match listed {
-            Ok(tokens) => {
-                for token in tokens {
-                    if let std::collections::hash_map::Entry::Vacant(slot) = workers.entry(token) {
-                        let token = slot.key().clone();
-                        slot.insert(tokio::spawn(worker(Arc::clone(&app), token)));
-                    }
-                }
-            }
-            Err(e) => tracing::warn!(error = %e.message, "could not list webhooks"),
-        }
-        tokio::select! {
-            _ = changed => {}
-            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
-        }
-    }
+    crate::delivery::supervise(
+        app,
+        |a| &a.compat.webhooks_changed,
+        "SELECT token FROM compat_webhooks",
+        worker,
+    )
+    .await;
 }
 
 /// How many log entries a worker reads at a time.
