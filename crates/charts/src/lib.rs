@@ -6,6 +6,8 @@
 //! DejaVu Sans, compiled in (fonts/, Bitstream Vera licence), so that a PNG renders the same on
 //! a machine with no fonts installed and no network.
 
+mod nights;
+
 use std::sync::OnceLock;
 
 use plotters::coord::Shift;
@@ -68,7 +70,14 @@ pub enum Chart {
     },
     /// Regions ranked by hours under alert, largest first.
     Ranking { title: String, bars: Vec<Bar> },
+    /// Weapons launched and destroyed per night, in date order.
+    Nights {
+        title: String,
+        nights: Vec<nights::NightBar>,
+    },
 }
+
+pub use nights::NightBar;
 
 const WIDTH: u32 = 960;
 const WHOLE: RGBColor = RGBColor(196, 30, 36);
@@ -82,6 +91,7 @@ impl Chart {
             Chart::Monthly { .. } => (WIDTH, 480),
             Chart::Heatmap { .. } => (WIDTH, 400),
             Chart::Ranking { bars, .. } => (WIDTH, 90 + 24 * bars.len().max(1) as u32),
+            Chart::Nights { .. } => (WIDTH, 480),
         }
     }
 }
@@ -143,6 +153,7 @@ fn draw<DB: DrawingBackend>(
         Chart::Monthly { title, months } => monthly(root, title, months),
         Chart::Heatmap { title, counts } => heatmap(root, title, counts),
         Chart::Ranking { title, bars } => ranking(root, title, bars),
+        Chart::Nights { title, nights } => nights::draw(root, title, nights),
     }
 }
 

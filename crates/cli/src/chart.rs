@@ -35,6 +35,8 @@ pub enum ChartCommand {
         #[command(flatten)]
         common: Common,
     },
+    /// Weapons launched and destroyed per night, from the attack reports.
+    Nights(crate::nights::NightsArgs),
 }
 
 #[derive(Args)]
@@ -56,7 +58,13 @@ pub struct Common {
 }
 
 pub fn run(cmd: ChartCommand) -> Result<()> {
+    let cmd = match cmd {
+        ChartCommand::Nights(args) => return crate::nights::run(args),
+        other => other,
+    };
+    // Nights went their own way above; the arms below only satisfy the match.
     let (common, region) = match &cmd {
+        ChartCommand::Nights(_) => return Err(anyhow!("nights are drawn by chart nights")),
         ChartCommand::Monthly { region, common } => (common, Some(region.as_str())),
         ChartCommand::Heatmap { region, common } => (common, region.as_deref()),
         ChartCommand::Oblasts { common } => (common, None),
@@ -77,6 +85,11 @@ pub fn run(cmd: ChartCommand) -> Result<()> {
             let now = Utc::now();
             let chart = store.read(|c| {
                 Ok(match &cmd {
+                    ChartCommand::Nights(_) => {
+                        return Err(tryvoga_store::StoreError::Invalid(
+                            "nights are drawn by chart nights".into(),
+                        ));
+                    }
                     ChartCommand::Monthly { .. } => {
                         let region = region.ok_or_else(|| {
                             tryvoga_store::StoreError::Invalid("--region is needed".into())

@@ -30,11 +30,36 @@ pub enum ImportCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The alert channel's export (JSON lines): the alert intervals rebuilt from its messages.
+    Channel {
+        /// The export, one message object per line.
+        file: PathBuf,
+        /// The database file; created if missing. A server must not be running on it.
+        #[arg(long, default_value = "./tryvoga.db", env = "TRYVOGA_DB")]
+        db: PathBuf,
+        /// Check the rebuilt intervals against an official record (official_data_en.csv).
+        #[arg(long)]
+        compare: Option<PathBuf>,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub fn run(cmd: ImportCommand) -> Result<()> {
     match cmd {
         ImportCommand::Sirens { file, db, json } => sirens(&file, &db, json),
+        ImportCommand::Channel {
+            file,
+            db,
+            compare,
+            json,
+        } => crate::channel::run(crate::channel::ChannelArgs {
+            file,
+            db,
+            compare,
+            json,
+        }),
     }
 }
 

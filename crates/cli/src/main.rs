@@ -1,9 +1,12 @@
 //! The `tryvoga` command: serve the API, manage tokens, raise and clear alerts.
 
 mod alert;
+mod channel;
 mod chart;
 mod client;
 mod import;
+mod ingest;
+mod nights;
 mod output;
 mod outputs;
 mod replay;
@@ -39,6 +42,9 @@ enum Top {
     /// Load a published alert record as past alerts.
     #[command(subcommand)]
     Import(import::ImportCommand),
+    /// Read official texts into alerts, threats and attack reports; record the reports.
+    #[command(subcommand)]
+    Ingest(ingest::IngestCommand),
     /// A region's figures over a period: alerts, durations, time under alert.
     Stats(stats::StatsArgs),
     /// Draw the record as SVG or PNG.
@@ -88,6 +94,7 @@ fn main() -> ExitCode {
         Top::Alert(cmd) => alert::run(cmd),
         Top::Verify(args) => verify::run(args),
         Top::Import(cmd) => import::run(cmd),
+        Top::Ingest(cmd) => ingest::run(cmd),
         Top::Stats(args) => stats::run(args),
         Top::Chart(cmd) => chart::run(cmd),
     };

@@ -5,6 +5,7 @@ pub mod alerts;
 pub mod history;
 pub mod ops;
 pub mod regions;
+pub mod reports;
 pub mod stream;
 
 use axum::Router;
@@ -36,6 +37,7 @@ pub fn router(app: SharedApp) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
         .merge(history::routes())
+        .merge(reports::routes())
         .merge(crate::pages::routes())
         .merge(crate::compat::routes())
         .merge(crate::outputs::routes())

@@ -1,0 +1,248 @@
+//! Attack reports and threat notices read from official texts:
+//! `POST /api/v1/reports`, `POST /api/v1/threats` (an admin or issuer token; a report concerns
+//! the whole country, so an issuer's region scope does not limit it), `GET /api/v1/reports`,
+//! `GET /api/v1/reports/nights` (totals per night) and `GET /api/v1/charts/nights.svg`.
+//!
+//! The body is the report or threat as `tryvoga ingest text --json` prints it. It is checked by
+//! the readers' own rules (`tryvoga_ingest::record`), given a key derived from its source text,
+//! and decided by the core like any command; the same text posted again, by any token, is
+//! answered with the event recorded the first time (`200`, `Idempotent-Replay: true`).
+
+use axum::Router;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use bytes::Bytes;
+use chrono::{DateTime, Duration, Utc};
+use serde::Deserialize;
+use serde_json::json;
+use tryvoga_charts::{Chart, ChartError, Format, NightBar};
+use tryvoga_core::report::Night;
+use tryvoga_core::{Command, EventBody, Role};
+use tryvoga_ingest::model::{AttackReport, Threat};
+use tryvoga_ingest::record;
+use tryvoga_store::reports;
+
+use crate::api::alerts::parse_time;
+use crate::app::{SharedApp, body_bytes, parse_json};
+use crate::error::ApiError;
+
+const RECORDERS: &[Role] = &[Role::Admin, Role::Issuer];
+const MAX_LIST: usize = 10_000;
+
+pub fn routes() -> Router<SharedApp> {
+    Router::new()
+        .route("/api/v1/reports", get(list).post(post_report))
+        .route("/api/v1/reports/nights", get(nights))
+        .route("/api/v1/threats", axum::routing::post(post_threat))
+        .route("/api/v1/charts/nights.svg", get(nights_svg))
+}
+
+/// Checks a body against the readers' rules and builds the command that records it.
+type Build = fn(&[u8]) -> Result<Command, ApiError>;
+
+fn build_report(bytes: &[u8]) -> Result<Command, ApiError> {
+    let report: AttackReport = parse_json(bytes)?;
+    record::check_report(&report).map_err(|m| ApiError::invalid(format!("report.{m}")))?;
+    let key = record::report_key(&report);
+    let report = serde_json::to_value(&report)
+        .map_err(|e| ApiError::internal(format!("a checked report did not serialise: {e}")))?;
+    Ok(Command::ReportAttack { report, key })
+}
+
+fn build_threat(bytes: &[u8]) -> Result<Command, ApiError> {
+    let threat: Threat = parse_json(bytes)?;
+    record::check_threat(&threat).map_err(|m| ApiError::invalid(format!("threat.{m}")))?;
+    let key = record::threat_key(&threat);
+    let threat = serde_json::to_value(&threat)
+        .map_err(|e| ApiError::internal(format!("a checked threat did not serialise: {e}")))?;
+    Ok(Command::ReportThreat { threat, key })
+}
+
+async fn record_one(
+    app: SharedApp,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    action: &str,
+    build: Build,
+) -> Result<Response, ApiError> {
+    let actor = app.audited_actor(&headers, action, RECORDERS).await?;
+    let command = match body_bytes(body).and_then(|b| build(&b)) {
+        Ok(c) => c,
+        Err(e) => {
+            app.refuse(Some(&actor), action, None, &e);
+            return Err(e);
+        }
+    };
+    let accepted = app.store.command(actor, command, None).await?;
+    let event = &accepted.event;
+    let (field, value) = match &event.body {
+        EventBody::ReportAttack { report } => ("report", report),
+        EventBody::ThreatReported { threat } => ("threat", threat),
+        _ => {
+            return Err(ApiError::internal(
+                "a report command produced another event",
+            ));
+        }
+    };
+    let status = if accepted.replayed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    let body = json!({
+        "seq": event.seq,
+        "kind": event.kind(),
+        "id": value["id"],
+        "recorded_at": event.at,
+        "issuer": event.issuer,
+        "duplicate": accepted.replayed,
+        field: value,
+    });
+    let mut response = (status, axum::Json(body)).into_response();
+    if accepted.replayed {
+        response
+            .headers_mut()
+            .insert("idempotent-replay", HeaderValue::from_static("true"));
+    }
+    Ok(response)
+}
+
+pub async fn post_report(
+    State(app): State<SharedApp>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    record_one(app, headers, body, "report_attack", build_report).await
+}
+
+pub async fn post_threat(
+    State(app): State<SharedApp>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    record_one(app, headers, body, "report_threat", build_threat).await
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ReportQuery {
+    from: Option<String>,
+    to: Option<String>,
+    limit: Option<usize>,
+}
+
+fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    q.map(|Query(q)| q)
+        .map_err(|e| ApiError::bad_request(e.body_text()))
+}
+
+/// `[from, to)`; a year before `to` (default now) when `from` is not given.
+fn period(q: &ReportQuery) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
+    let to =
+        q.to.as_deref()
+            .map(|v| parse_time("to", v))
+            .transpose()?
+            .unwrap_or_else(Utc::now);
+    let from = q
+        .from
+        .as_deref()
+        .map(|v| parse_time("from", v))
+        .transpose()?
+        .unwrap_or(to - Duration::days(365));
+    if from >= to {
+        return Err(ApiError::bad_request("from must be before to"));
+    }
+    Ok((from, to))
+}
+
+/// Reports whose attack (the report's period, else when it was recorded) falls in the period,
+/// oldest first.
+pub async fn list(
+    State(app): State<SharedApp>,
+    headers: HeaderMap,
+    q: Result<Query<ReportQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    app.check_read(&headers).await?;
+    let q = query(q)?;
+    let (from, to) = period(&q)?;
+    let limit = q.limit.unwrap_or(1000);
+    if limit == 0 || limit > MAX_LIST {
+        return Err(ApiError::bad_request(format!(
+            "limit must be between 1 and {MAX_LIST}"
+        )));
+    }
+    let found = app
+        .read(move |s| s.read(|c| reports::list(c, from, to, limit)))
+        .await?;
+    Ok(axum::Json(json!({ "from": from, "to": to, "reports": found })).into_response())
+}
+
+/// Launched, destroyed and suppressed per night and weapon class.
+pub async fn nights(
+    State(app): State<SharedApp>,
+    headers: HeaderMap,
+    q: Result<Query<ReportQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    app.check_read(&headers).await?;
+    let q = query(q)?;
+    if q.limit.is_some() {
+        return Err(ApiError::bad_request("nights take from and to, not limit"));
+    }
+    let (from, to) = period(&q)?;
+    let found = app
+        .read(move |s| s.read(|c| reports::nights(c, from, to)))
+        .await?;
+    Ok(axum::Json(json!({ "from": from, "to": to, "nights": found })).into_response())
+}
+
+/// The chart of launched against destroyed per night, for the command line and the server.
+pub fn nights_chart(nights: &[Night], from: DateTime<Utc>, to: DateTime<Utc>) -> Chart {
+    let day = |t: DateTime<Utc>| t.format("%Y-%m-%d").to_string();
+    Chart::Nights {
+        title: format!(
+            "Weapons launched and destroyed per night, {} to {}",
+            day(from),
+            day(to)
+        ),
+        nights: nights
+            .iter()
+            .map(|n| NightBar {
+                label: n.night.to_string(),
+                launched: n.total.launched.unwrap_or(0) as f64,
+                destroyed: n.total.destroyed.unwrap_or(0) as f64,
+            })
+            .collect(),
+    }
+}
+
+pub async fn nights_svg(
+    State(app): State<SharedApp>,
+    headers: HeaderMap,
+    q: Result<Query<ReportQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    app.check_read(&headers).await?;
+    let q = query(q)?;
+    let (from, to) = period(&q)?;
+    let found = app
+        .read(move |s| s.read(|c| reports::nights(c, from, to)))
+        .await?;
+    let chart = nights_chart(&found, from, to);
+    let drawn = tokio::task::spawn_blocking(move || tryvoga_charts::render(&chart, Format::Svg))
+        .await
+        .map_err(|e| ApiError::internal(format!("chart task failed: {e}")))?;
+    let bytes = drawn.map_err(|e| match e {
+        ChartError::Empty(m) => ApiError::not_found(m),
+        other => ApiError::internal(other.to_string()),
+    })?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, Format::Svg.content_type()),
+            (header::CACHE_CONTROL, "max-age=60"),
+        ],
+        bytes,
+    )
+        .into_response())
+}
