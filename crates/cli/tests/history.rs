@@ -3,17 +3,18 @@
 //! charts as files, and a replay at high speed arriving on the SSE stream marked `replay`
 //! while imported history never does.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_tryvoga");
+mod common;
+
+use common::BIN;
 
 fn sirens_dir() -> PathBuf {
     let shared = std::env::var_os("TRYVOGA_SHARED")
@@ -169,50 +170,11 @@ fn import_stats_and_charts_through_the_binary() {
     }
 }
 
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(db: &Path, extra: &[&str]) -> Server {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--db"])
-        .arg(db)
-        .args(extra)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start tryvoga serve");
-    let stdout = child.stdout.take().expect("piped");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let line = rx
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .expect("the server says where it serves within 30 s");
-        if let Some(url) = line.strip_prefix("serving on http://") {
-            return Server {
-                child,
-                addr: url.trim().to_string(),
-            };
-        }
-    }
+/// The real server on a free port; its address without the scheme, for bare sockets.
+fn serve(db: &Path, extra: &[&str]) -> (common::Server, String) {
+    let server = common::Server::start_with(db, extra);
+    let addr = server.base.trim_start_matches("http://").to_string();
+    (server, addr)
 }
 
 /// Reads Server-Sent Events with a bare socket until `enough` says stop or time runs out;
@@ -288,7 +250,7 @@ fn a_fast_replay_reaches_the_stream_marked_replay_and_imports_never_do() {
     assert_eq!(imported["imported"], 300);
 
     // The last days of the record at a million times real time: a day in under 0.1 s.
-    let server = serve(
+    let (_server, addr) = serve(
         &db,
         &[
             "--replay",
@@ -300,7 +262,7 @@ fn a_fast_replay_reaches_the_stream_marked_replay_and_imports_never_do() {
         ],
     );
     let events = read_stream(
-        &server.addr,
+        &addr,
         "/api/v1/stream?after=0",
         Duration::from_secs(60),
         |events| events.iter().filter(|(k, _)| k == "alert.ended").count() >= 20,
