@@ -539,6 +539,12 @@ def add_katottg_aliases(reg):
         return [r["name_uk"], r["name_en"]] + reg.base_aliases[rid] + sorted(reg.vadimkin_aliases.get(rid, ()))
     upper_bare = set()
     sib = collections.defaultdict(set)
+    # Official names (full form): an alias equal to another region's name would make that
+    # region's own name ambiguous ("Первомайська територіальна громада" is 932's name).
+    official = collections.defaultdict(set)
+    for rid, r in reg.regions.items():
+        for n in (r["name_uk"], r["name_en"]):
+            official[consumer_normalise(n)[0]].add(rid)
     for rid, r in reg.regions.items():
         for n in names(rid):
             f, b, _ = consumer_normalise(n)
@@ -555,6 +561,8 @@ def add_katottg_aliases(reg):
             stats["same as an existing name"] += 1
         elif r["level"] == "hromada" and b in upper_bare:
             stats["would shadow an oblast/raion"] += 1
+        elif official.get(f, set()) - {rid}:
+            stats["would shadow another region's name"] += 1
         elif (sib[(r["parent"], f)] | sib[(r["parent"], b)]) - {rid}:
             stats["clashes with a sibling"] += 1
         else:
@@ -734,6 +742,16 @@ def main():
             sib[(r["parent"], n)].add(r["id"])
     clashes = sorted((k, sorted(v)) for k, v in sib.items() if len(v) > 1)
     check(not clashes, "sibling name clashes: %s" % clashes[:10])
+    # no alias is another region's official name
+    named = collections.defaultdict(set)
+    for r in regions:
+        for n in (r["name_uk"], r["name_en"]):
+            named[consumer_normalise(n)[0]].add(r["id"])
+    shadowing = sorted((r["id"], a, sorted(named[consumer_normalise(a)[0]] - {r["id"]}))
+                       for r in regions for a in r["aliases"]
+                       if named.get(consumer_normalise(a)[0], set()) - {r["id"]})
+    check(not shadowing, "%d aliases shadow another region's official name: %s"
+          % (len(shadowing), shadowing[:10]))
 
     # Vadimkin names resolve exactly against the finished registry
     exact = Resolver(by_id, exact=True)
