@@ -1,11 +1,14 @@
 //! `tryvoga-bench`: load generators and side-by-side benchmarks of Tryvoga against nats-server,
 //! mosquitto and a raw TCP write loop, on loopback, bounded in size and time.
 
+mod commands;
 mod fanout;
+mod http;
 mod procinfo;
 mod raw;
 mod stats;
 mod subscribe;
+mod sustained;
 mod targets;
 mod wire;
 
@@ -24,6 +27,13 @@ struct Cli {
 enum Top {
     /// Fan-out: N subscribers per target, time-stamped events, latency and memory per connection.
     Fanout(fanout::FanoutArgs),
+    /// Durable alert commands per second through group commit, beside the disk's fsync rate.
+    Commands(commands::CommandsArgs),
+    /// `wrk` on the read endpoints of tryvoga and of nginx serving the same bytes from files.
+    Http(http::HttpArgs),
+    /// Many subscribers held while events are published at a steady rate: memory and latency
+    /// over time.
+    Sustained(sustained::SustainedArgs),
     /// (internal) One subscriber process of a fan-out run.
     #[command(hide = true)]
     Subscribe(subscribe::SubscribeArgs),
@@ -35,6 +45,9 @@ enum Top {
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Top::Fanout(a) => fanout::run(a),
+        Top::Commands(a) => commands::run(a),
+        Top::Http(a) => http::run(a),
+        Top::Sustained(a) => sustained::run(a),
         Top::Subscribe(a) => subscribe::run(a),
         Top::RawServer(a) => raw::run(a),
     };

@@ -321,6 +321,15 @@ impl Running {
         self.child.id()
     }
 
+    /// The admin token of a tryvoga target, for benchmarks that publish on their own
+    /// connections (`sustained`); `None` for the peers.
+    pub fn tryvoga_token(&self) -> Option<&str> {
+        match &self.publisher {
+            Publisher::Tryvoga { token, .. } => Some(token),
+            _ => None,
+        }
+    }
+
     /// Publishes one message carrying `marker`; returns once the system has accepted it
     /// (for tryvoga: once the alert is durable and acknowledged).
     pub fn publish(&mut self, marker: &str, size: usize) -> Result<()> {

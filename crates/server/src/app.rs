@@ -25,6 +25,8 @@ pub struct App {
     pub compat: crate::compat::Compat,
     /// WebSocket, CAP, webhooks, MQTT and the event signing key.
     pub outputs: crate::outputs::Outputs,
+    /// Answers built once per state: the active alerts, the IoT strings.
+    pub read_cache: crate::readcache::ReadCache,
 }
 
 pub type SharedApp = Arc<App>;

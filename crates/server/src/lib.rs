@@ -12,6 +12,7 @@ pub mod hub;
 pub mod mqtt;
 pub mod outputs;
 pub mod pages;
+pub mod readcache;
 pub mod signing;
 pub mod subscriber;
 pub mod webhooks;
@@ -90,6 +91,7 @@ pub fn open_with(
         public_reads: options.public_reads,
         compat: compat::Compat::new(options.compat),
         outputs: outputs::Outputs::new(outputs, key),
+        read_cache: readcache::ReadCache::default(),
     }))
 }
 

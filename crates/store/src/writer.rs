@@ -15,6 +15,9 @@ use crate::{StoreError, ms};
 
 /// How many queued requests one transaction takes at most.
 const MAX_BATCH: usize = 1024;
+/// Prepared statements the writer keeps: every statement of the command path is prepared
+/// once and reused, so that SQLite does not parse it again for each request.
+const STATEMENT_CACHE: usize = 64;
 
 /// A command refused before it reached the core (bad token, malformed body...), for the audit.
 #[derive(Debug, Clone)]
@@ -131,6 +134,8 @@ enum Pending {
 
 impl Writer {
     pub fn run(mut self, mut rx: mpsc::Receiver<Request>) {
+        self.conn
+            .set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         while let Some(first) = rx.blocking_recv() {
             let mut batch = vec![first];
             while batch.len() < MAX_BATCH {
@@ -313,15 +318,16 @@ fn in_savepoint<T, E: From<StoreError>>(
     tx: &Transaction<'_>,
     f: impl FnOnce(&Connection) -> Result<T, E>,
 ) -> Result<T, E> {
-    tx.execute_batch("SAVEPOINT request")
-        .map_err(|e| E::from(e.into()))?;
-    let result = f(tx);
-    let end = if result.is_ok() {
-        "RELEASE request"
-    } else {
-        "ROLLBACK TO request; RELEASE request"
+    let run = |sql: &str| -> Result<(), StoreError> {
+        tx.prepare_cached(sql)?.execute([])?;
+        Ok(())
     };
-    tx.execute_batch(end).map_err(|e| E::from(e.into()))?;
+    run("SAVEPOINT request").map_err(E::from)?;
+    let result = f(tx);
+    if result.is_err() {
+        run("ROLLBACK TO request").map_err(E::from)?;
+    }
+    run("RELEASE request").map_err(E::from)?;
     result
 }
 
@@ -341,11 +347,10 @@ fn run_command(
     if let Some(key) = &idempotency_key {
         let fingerprint = tokens::hash(&request);
         let earlier: Option<(String, i64)> = conn
-            .query_row(
+            .prepare_cached(
                 "SELECT fingerprint, seq FROM idempotency WHERE token = ?1 AND key = ?2",
-                params![actor.name, key],
-                |r| Ok((r.get(0)?, r.get(1)?)),
             )
+            .and_then(|mut s| s.query_row(params![actor.name, key], |r| Ok((r.get(0)?, r.get(1)?))))
             .optional()
             .map_err(StoreError::from)?;
         if let Some((earlier_fingerprint, seq)) = earlier {
@@ -376,10 +381,10 @@ fn run_command(
     seal(sealer, &mut event);
     append(conn, &event)?;
     if let Some(key) = &idempotency_key {
-        conn.execute(
+        conn.prepare_cached(
             "INSERT INTO idempotency (token, key, fingerprint, seq) VALUES (?1, ?2, ?3, ?4)",
-            params![actor.name, key, tokens::hash(&request), seq as i64],
         )
+        .and_then(|mut s| s.execute(params![actor.name, key, tokens::hash(&request), seq as i64]))
         .map_err(StoreError::from)?;
     }
     audit(
@@ -415,42 +420,42 @@ fn command_name(command: &Command) -> &'static str {
 /// Appends an event to the log and brings the materialised alerts table in line with it.
 pub(crate) fn append(conn: &Connection, event: &Event) -> Result<(), StoreError> {
     let payload = serde_json::to_string(event)?;
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO events (seq, at_ms, kind, issuer, region_id, payload)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![
-            event.seq as i64,
-            ms(event.at),
-            event.kind(),
-            event.issuer,
-            event.body.region().map(|r| r.0),
-            payload
-        ],
-    )?;
+    )?
+    .execute(params![
+        event.seq as i64,
+        ms(event.at),
+        event.kind(),
+        event.issuer,
+        event.body.region().map(|r| r.0),
+        payload
+    ])?;
     if let Some(alert) = event.body.alert() {
-        conn.execute(
+        conn.prepare_cached(
             "INSERT INTO alerts (id, region_id, oblast_id, type, level, status, started_ms,
                                  ended_ms, cancelled, origin, seq, json)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
              ON CONFLICT (id) DO UPDATE SET level = excluded.level, ended_ms = excluded.ended_ms,
                  cancelled = excluded.cancelled, seq = excluded.seq, json = excluded.json",
-            params![
-                alert.id.0 as i64,
-                alert.region.id.0,
-                alert.region.oblast_id.0,
-                alert.alert_type.as_str(),
-                alert.level.map(|l| l.as_str()),
-                alert.status.as_str(),
-                ms(alert.started_at),
-                alert.ended_at.map(ms),
-                alert.cancelled,
-                serde_json::to_value(alert.origin)?
-                    .as_str()
-                    .unwrap_or("live"),
-                event.seq as i64,
-                serde_json::to_string(alert)?
-            ],
-        )?;
+        )?
+        .execute(params![
+            alert.id.0 as i64,
+            alert.region.id.0,
+            alert.region.oblast_id.0,
+            alert.alert_type.as_str(),
+            alert.level.map(|l| l.as_str()),
+            alert.status.as_str(),
+            ms(alert.started_at),
+            alert.ended_at.map(ms),
+            alert.cancelled,
+            serde_json::to_value(alert.origin)?
+                .as_str()
+                .unwrap_or("live"),
+            event.seq as i64,
+            serde_json::to_string(alert)?
+        ])?;
     }
     crate::reports::materialise(conn, event)?;
     Ok(())
@@ -462,24 +467,24 @@ fn audit(
     entry: &AuditEntry,
     seq: Option<u64>,
 ) -> Result<(), StoreError> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO audit (at_ms, token, action, request, outcome, code, reason, seq)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![
-            ms(now),
-            entry.token,
-            entry.action,
-            entry.request,
-            if entry.code == "ok" {
-                "accepted"
-            } else {
-                "refused"
-            },
-            entry.code,
-            entry.reason,
-            seq.map(|s| s as i64)
-        ],
-    )?;
+    )?
+    .execute(params![
+        ms(now),
+        entry.token,
+        entry.action,
+        entry.request,
+        if entry.code == "ok" {
+            "accepted"
+        } else {
+            "refused"
+        },
+        entry.code,
+        entry.reason,
+        seq.map(|s| s as i64)
+    ])?;
     Ok(())
 }
 

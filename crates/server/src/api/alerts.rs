@@ -271,16 +271,20 @@ pub async fn active(
             StatusCode::NOT_MODIFIED,
             &etag,
             last_modified,
-            Vec::new(),
+            Bytes::new(),
         ));
     }
-    let alerts: Vec<&Alert> = state
-        .active()
-        .filter(|a| status.is_none_or(|s| a.status == s))
-        .filter(|a| alert_type.is_none_or(|t| a.alert_type == t))
-        .collect();
-    let body = serde_json::to_vec(&json!({ "seq": seq, "alerts": alerts }))
-        .map_err(|e| ApiError::internal(e.to_string()))?;
+    // Serialised once per state and query, then the same bytes for every poller.
+    let body = app.read_cache.get_or_build(&state, &etag, || {
+        let alerts: Vec<&Alert> = state
+            .active()
+            .filter(|a| status.is_none_or(|s| a.status == s))
+            .filter(|a| alert_type.is_none_or(|t| a.alert_type == t))
+            .collect();
+        serde_json::to_vec(&json!({ "seq": seq, "alerts": alerts }))
+            .map(Bytes::from)
+            .map_err(|e| ApiError::internal(e.to_string()))
+    })?;
     Ok(cached(StatusCode::OK, &etag, last_modified, body))
 }
 
@@ -305,7 +309,7 @@ pub fn http_date(t: DateTime<Utc>) -> String {
     t.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
 }
 
-fn cached(status: StatusCode, etag: &str, last_modified: DateTime<Utc>, body: Vec<u8>) -> Response {
+fn cached(status: StatusCode, etag: &str, last_modified: DateTime<Utc>, body: Bytes) -> Response {
     let mut r = (status, body).into_response();
     let h = r.headers_mut();
     if status == StatusCode::OK {

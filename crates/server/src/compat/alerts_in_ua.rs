@@ -9,9 +9,10 @@ use std::collections::HashMap;
 
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{Extensions, HeaderMap, StatusCode};
+use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use bytes::Bytes;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::{Value, json};
 use tryvoga_core::{
@@ -20,7 +21,7 @@ use tryvoga_core::{
 
 use super::{
     Api, Refused, Stamp, authorize, client_addr, event_times, json_answer, last_modified,
-    not_modified,
+    not_modified, set_last_modified,
 };
 use crate::app::SharedApp;
 use crate::error::ApiError;
@@ -348,11 +349,14 @@ pub fn all_string(state: &Core, registry: &Registry, levels: bool) -> String {
     letters.into_iter().collect()
 }
 
+/// An IoT string answer. The strings over every oblast or uid depend on the state alone:
+/// `cache` names them, and they are built once per state and shared as bytes.
 async fn iot(
     app: SharedApp,
     headers: HeaderMap,
     query: Option<String>,
     ext: Extensions,
+    cache: Option<&'static str>,
     build: impl FnOnce(&SharedApp, &Core) -> Result<String, Refused>,
 ) -> Response {
     answer(
@@ -362,7 +366,25 @@ async fn iot(
                 return Ok(r);
             }
             let state = app.store.state();
-            Ok(json_answer(&Value::String(build(&app, &state)?), lm))
+            let Some(key) = cache else {
+                return Ok(json_answer(&Value::String(build(&app, &state)?), lm));
+            };
+            let body = app.read_cache.get_or_build(&state, key, || {
+                let text = build(&app, &state)?;
+                serde_json::to_vec(&Value::String(text))
+                    .map(Bytes::from)
+                    .map_err(|e| Refused::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+            })?;
+            let mut r = (
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                )],
+                body,
+            )
+                .into_response();
+            set_last_modified(&mut r, lm);
+            Ok(r)
         }
         .await,
     )
@@ -374,7 +396,7 @@ async fn by_oblast_v1(
     RawQuery(q): RawQuery,
     ext: Extensions,
 ) -> Response {
-    iot(app, headers, q, ext, |app, s| {
+    iot(app, headers, q, ext, Some("iot:v1:by_oblast"), |app, s| {
         Ok(by_oblast_string(s, app.registry, false))
     })
     .await
@@ -386,7 +408,7 @@ async fn by_oblast_v2(
     RawQuery(q): RawQuery,
     ext: Extensions,
 ) -> Response {
-    iot(app, headers, q, ext, |app, s| {
+    iot(app, headers, q, ext, Some("iot:v2:by_oblast"), |app, s| {
         Ok(by_oblast_string(s, app.registry, true))
     })
     .await
@@ -398,7 +420,7 @@ async fn all_v1(
     RawQuery(q): RawQuery,
     ext: Extensions,
 ) -> Response {
-    iot(app, headers, q, ext, |app, s| {
+    iot(app, headers, q, ext, Some("iot:v1:all"), |app, s| {
         Ok(all_string(s, app.registry, false))
     })
     .await
@@ -410,7 +432,7 @@ async fn all_v2(
     RawQuery(q): RawQuery,
     ext: Extensions,
 ) -> Response {
-    iot(app, headers, q, ext, |app, s| {
+    iot(app, headers, q, ext, Some("iot:v2:all"), |app, s| {
         Ok(all_string(s, app.registry, true))
     })
     .await
@@ -423,7 +445,7 @@ async fn one_v1(
     RawQuery(q): RawQuery,
     ext: Extensions,
 ) -> Response {
-    iot(app, headers, q, ext, move |app, s| {
+    iot(app, headers, q, ext, None, move |app, s| {
         let region = region_by_uid(app.registry, &uid_text)?;
         Ok(air_letter(s, app.registry, region.id, false).to_string())
     })
@@ -437,7 +459,7 @@ async fn one_v2(
     RawQuery(q): RawQuery,
     ext: Extensions,
 ) -> Response {
-    iot(app, headers, q, ext, move |app, s| {
+    iot(app, headers, q, ext, None, move |app, s| {
         let region = region_by_uid(app.registry, &uid_text)?;
         Ok(air_letter(s, app.registry, region.id, true).to_string())
     })
