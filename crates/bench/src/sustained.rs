@@ -8,6 +8,9 @@
 //! ended: every subscriber records its delivery (the p50/p99/max of all N per second). Every
 //! event, marked or not, is also timed by a few probe SSE connections that match `id:` to the
 //! sequence number the publisher was answered with.
+//!
+//! A peer (`--target nats`, `mosquitto`, `raw`) gets the same subscribers and rate from the
+//! harness's own publisher, one marked message a second and filler of the same size between.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
@@ -40,7 +43,7 @@ pub struct SustainedArgs {
     /// Seconds of publishing.
     #[arg(long, default_value_t = 60)]
     seconds: u64,
-    /// tryvoga-sse or tryvoga-ws.
+    /// tryvoga-sse, tryvoga-ws, or a peer: nats, mosquitto, raw.
     #[arg(long, default_value = "tryvoga-sse")]
     target: Target,
     /// Probe SSE connections that time every event.
@@ -97,6 +100,8 @@ pub struct SustainedReport {
     pub seconds: u64,
     /// Acknowledged within the run's seconds (the target is rate × seconds).
     pub published: u64,
+    /// At least 95% of rate × seconds was published.
+    pub rate_held: bool,
     pub publish_errors: u64,
     pub marked: usize,
     pub missing_deliveries: usize,
@@ -290,28 +295,39 @@ fn mean(v: impl Iterator<Item = f64>) -> f64 {
 }
 
 fn third(rows: &[Second]) -> Third {
-    let max = |f: fn(&Second) -> f64| rows.iter().map(f).fold(0.0, f64::max);
+    // Seconds without a marked event (or without probe data) do not pull the means down.
+    let marked: Vec<&Second> = rows.iter().filter(|r| r.deliveries > 0).collect();
+    let probed: Vec<&Second> = rows.iter().filter(|r| r.probe_p99_ms > 0.0).collect();
     Third {
         rss_mb: mean(rows.iter().map(|r| r.rss_mb)),
-        p50_ms: mean(rows.iter().map(|r| r.p50_ms)),
-        p99_ms: mean(rows.iter().map(|r| r.p99_ms)),
-        max_ms: max(|r| r.max_ms),
-        probe_p99_ms: mean(rows.iter().map(|r| r.probe_p99_ms)),
+        p50_ms: mean(marked.iter().map(|r| r.p50_ms)),
+        p99_ms: mean(marked.iter().map(|r| r.p99_ms)),
+        max_ms: marked.iter().map(|r| r.max_ms).fold(0.0, f64::max),
+        probe_p99_ms: mean(probed.iter().map(|r| r.probe_p99_ms)),
     }
 }
 
-pub fn run(args: SustainedArgs) -> Result<()> {
-    if !matches!(args.target, Target::TryvogaSse | Target::TryvogaWs) {
-        bail!("sustained runs against tryvoga-sse or tryvoga-ws");
-    }
-    let rate = args.rate.max(1);
-    let me = std::env::current_exe()?;
-    let tryvoga = crate::commands::tryvoga_path(args.tryvoga.clone())?;
-    let opts = StartOptions {
-        tryvoga: &tryvoga,
-        me: &me,
-    };
-    let running = targets::start(args.target, &opts)?;
+/// What one publishing run produced, whichever the target.
+#[derive(Default)]
+struct Run {
+    t0: u64,
+    /// (send time ns, seq, acknowledged after µs)
+    sent: Vec<(u64, u64, u64)>,
+    marked_sent: Vec<u64>,
+    errors: u64,
+    probe_log: Vec<(u64, u64)>,
+    samples: Vec<u64>,
+    cpu_share: f64,
+    dropped: u64,
+}
+
+/// tryvoga: durable commands on a few connections, probes timing every event by `id:`.
+fn publish_tryvoga(
+    args: &SustainedArgs,
+    running: &targets::Running,
+    rate: u64,
+    seconds: u64,
+) -> Result<Run> {
     let pid = running.pid();
     let port = running.subscribe.0.port();
     let token = Rc::new(
@@ -320,46 +336,11 @@ pub fn run(args: SustainedArgs) -> Result<()> {
             .context("no admin token")?
             .to_string(),
     );
-    std::thread::sleep(Duration::from_millis(300));
-    let rss_idle = procinfo::settled_rss(pid).context("server RSS")?;
-    let procs = args
-        .procs
-        .unwrap_or_else(|| args.subscribers.div_ceil(5000))
-        .clamp(1, 200);
-    let per = args.subscribers.div_ceil(procs);
-    let mut workers = Vec::new();
-    let mut remaining = args.subscribers;
-    for i in 0..procs {
-        let n = per.min(remaining);
-        if n == 0 {
-            break;
-        }
-        remaining -= n;
-        workers.push(spawn_worker(&me, &running, n, 2 + i as u8)?);
-    }
-    let (mut ok, mut failed) = (0usize, 0usize);
-    for w in &workers {
-        let line = w
-            .lines
-            .recv_timeout(Duration::from_secs(600))
-            .context("a subscriber process did not get ready in 10 minutes")?;
-        let mut parts = line.split_whitespace().skip(1);
-        ok += parts.next().and_then(|s| s.parse().ok()).unwrap_or(0);
-        failed += parts
-            .next()
-            .and_then(|s| s.parse::<usize>().ok())
-            .unwrap_or(0);
-    }
-    if ok == 0 {
-        bail!("no subscriber connected");
-    }
-    let rss_connected = procinfo::settled_rss(pid).context("server RSS")?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let local = tokio::task::LocalSet::new();
-    let seconds = args.seconds.max(3);
-    let (t0, pub_state, probe_log, samples, cpu, dropped) = local.block_on(&rt, async {
+    local.block_on(&rt, async {
         let mut setup = Conn::open(port).await?;
         let mut regions = Vec::new();
         for level in ["oblast", "raion", "hromada"] {
@@ -397,7 +378,7 @@ pub fn run(args: SustainedArgs) -> Result<()> {
                 hard_stop,
             )));
         }
-        // Server memory and CPU once a second.
+        // Server memory once a second.
         let samples = Rc::new(RefCell::new(Vec::new()));
         let sampler = {
             let samples = samples.clone();
@@ -428,6 +409,7 @@ pub fn run(args: SustainedArgs) -> Result<()> {
         let cpu = procinfo::cpu_time(pid)
             .unwrap_or_default()
             .saturating_sub(cpu_before);
+        let cpu_share = cpu.as_secs_f64() / start.elapsed().as_secs_f64().max(1e-9);
         // The last events reach everyone.
         tokio::time::sleep(Duration::from_secs(3)).await;
         sampler.abort();
@@ -440,9 +422,121 @@ pub fn run(args: SustainedArgs) -> Result<()> {
             .find_map(|l| l.strip_prefix("tryvoga_stream_dropped_total "))
             .and_then(|v| v.trim().parse::<u64>().ok())
             .unwrap_or(0);
-        let cpu_share = cpu.as_secs_f64() / start.elapsed().as_secs_f64().max(1e-9);
-        Ok::<_, anyhow::Error>((t0, state, probe_log, samples, cpu_share, dropped))
-    })?;
+        let mut st = state.borrow_mut();
+        Ok(Run {
+            t0,
+            sent: std::mem::take(&mut st.sent),
+            marked_sent: std::mem::take(&mut st.marked_sent),
+            errors: st.errors,
+            probe_log: std::mem::take(&mut probe_log.borrow_mut()),
+            samples: std::mem::take(&mut samples.borrow_mut()),
+            cpu_share,
+            dropped,
+        })
+    })
+}
+
+/// A peer (nats, mosquitto, raw): the harness's publisher at the same rate, one marked
+/// message a second, the others carrying filler of the same size.
+fn publish_peer(running: &mut targets::Running, rate: u64, seconds: u64) -> Result<Run> {
+    let pid = running.pid();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let sampler = scope.spawn(|| {
+            let start = Instant::now();
+            let mut samples = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                samples.push(procinfo::rss_bytes(pid).unwrap_or(0));
+                let next = start + Duration::from_secs(samples.len() as u64);
+                std::thread::sleep(next.saturating_duration_since(Instant::now()));
+            }
+            samples
+        });
+        let mut run = Run {
+            t0: wire::now_ns(),
+            ..Run::default()
+        };
+        let start = Instant::now();
+        let cpu_before = procinfo::cpu_time(pid).unwrap_or_default();
+        let result = (|| -> Result<()> {
+            for tick in 0..rate * seconds {
+                let due = start + Duration::from_nanos(tick * 1_000_000_000 / rate);
+                std::thread::sleep(due.saturating_duration_since(Instant::now()));
+                let t = wire::now_ns();
+                if tick % rate == 0 {
+                    running.publish(&wire::marker(t), PEER_SIZE)?;
+                    run.marked_sent.push(t);
+                } else {
+                    running.publish("filler", PEER_SIZE)?;
+                }
+                run.sent.push((t, 0, 0));
+            }
+            Ok(())
+        })();
+        let cpu = procinfo::cpu_time(pid)
+            .unwrap_or_default()
+            .saturating_sub(cpu_before);
+        run.cpu_share = cpu.as_secs_f64() / start.elapsed().as_secs_f64().max(1e-9);
+        std::thread::sleep(Duration::from_secs(3));
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        run.samples = sampler.join().unwrap_or_default();
+        result.map(|()| run)
+    })
+}
+
+/// The peers' message size, as a tryvoga event on the wire.
+const PEER_SIZE: usize = 480;
+
+pub fn run(args: SustainedArgs) -> Result<()> {
+    let rate = args.rate.max(1);
+    let me = std::env::current_exe()?;
+    let tryvoga = crate::commands::tryvoga_path(args.tryvoga.clone())?;
+    let opts = StartOptions {
+        tryvoga: &tryvoga,
+        me: &me,
+    };
+    let mut running = targets::start(args.target, &opts)?;
+    let pid = running.pid();
+    std::thread::sleep(Duration::from_millis(300));
+    let rss_idle = procinfo::settled_rss(pid).context("server RSS")?;
+    let procs = args
+        .procs
+        .unwrap_or_else(|| args.subscribers.div_ceil(5000))
+        .clamp(1, 200);
+    let per = args.subscribers.div_ceil(procs);
+    let mut workers = Vec::new();
+    let mut remaining = args.subscribers;
+    for i in 0..procs {
+        let n = per.min(remaining);
+        if n == 0 {
+            break;
+        }
+        remaining -= n;
+        workers.push(spawn_worker(&me, &running, n, 2 + i as u8)?);
+    }
+    let (mut ok, mut failed) = (0usize, 0usize);
+    for w in &workers {
+        let line = w
+            .lines
+            .recv_timeout(Duration::from_secs(600))
+            .context("a subscriber process did not get ready in 10 minutes")?;
+        let mut parts = line.split_whitespace().skip(1);
+        ok += parts.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+        failed += parts
+            .next()
+            .and_then(|s| s.parse::<usize>().ok())
+            .unwrap_or(0);
+    }
+    if ok == 0 {
+        bail!("no subscriber connected");
+    }
+    let rss_connected = procinfo::settled_rss(pid).context("server RSS")?;
+    let seconds = args.seconds.max(3);
+    let run = if matches!(args.target, Target::TryvogaSse | Target::TryvogaWs) {
+        publish_tryvoga(&args, &running, rate, seconds)?
+    } else {
+        publish_peer(&mut running, rate, seconds)?
+    };
     // Every subscriber's deliveries of the marked events.
     let mut deliveries: HashMap<u64, Vec<u32>> = HashMap::new();
     for mut w in workers {
@@ -459,17 +553,21 @@ pub fn run(args: SustainedArgs) -> Result<()> {
         }
         let _ = w.child.wait();
     }
-    let st = pub_state.borrow();
-    let second_of = |t: u64| t.saturating_sub(t0) / 1_000_000_000;
+    let second_of = |t: u64| t.saturating_sub(run.t0) / 1_000_000_000;
     let mut rows: Vec<Second> = (0..seconds)
         .map(|s| Second {
             second: s,
             ..Second::default()
         })
         .collect();
-    let sent_at: HashMap<u64, u64> = st.sent.iter().map(|&(t, seq, _)| (seq, t)).collect();
+    let sent_at: HashMap<u64, u64> = run
+        .sent
+        .iter()
+        .filter(|s| s.1 > 0)
+        .map(|&(t, seq, _)| (seq, t))
+        .collect();
     let mut probe_by_second: Vec<Vec<u32>> = vec![Vec::new(); seconds as usize];
-    for &(seq, recv) in probe_log.borrow().iter() {
+    for &(seq, recv) in &run.probe_log {
         if let Some(&t) = sent_at.get(&seq)
             && let Some(v) = probe_by_second.get_mut(second_of(t) as usize)
         {
@@ -477,13 +575,13 @@ pub fn run(args: SustainedArgs) -> Result<()> {
         }
     }
     let mut ack_by_second: Vec<Vec<u32>> = vec![Vec::new(); seconds as usize];
-    for &(t, _, ack) in &st.sent {
+    for &(t, _, ack) in &run.sent {
         if let Some(v) = ack_by_second.get_mut(second_of(t) as usize) {
             v.push(ack as u32);
         }
     }
     let (mut delivered, mut marked) = (0usize, 0usize);
-    for &t in &st.marked_sent {
+    for &t in &run.marked_sent {
         let Some(row) = rows.get_mut(second_of(t) as usize) else {
             continue;
         };
@@ -493,16 +591,16 @@ pub fn run(args: SustainedArgs) -> Result<()> {
         row.deliveries += lat.len();
         (row.p50_ms, row.p99_ms, row.max_ms) = stats_ms(lat);
     }
-    let samples = samples.borrow();
     for (i, row) in rows.iter_mut().enumerate() {
         row.published = ack_by_second[i].len() as u64;
-        row.rss_mb = samples.get(i).copied().unwrap_or(0) as f64 / 1048576.0;
+        row.rss_mb = run.samples.get(i).copied().unwrap_or(0) as f64 / 1048576.0;
         (row.probe_p50_ms, row.probe_p99_ms, row.probe_max_ms) =
             stats_ms(std::mem::take(&mut probe_by_second[i]));
         row.publish_p99_ms = stats_ms(std::mem::take(&mut ack_by_second[i])).1;
     }
     let n = rows.len() / 3;
     let (first, last) = (third(&rows[..n]), third(&rows[rows.len() - n..]));
+    let published: u64 = rows.iter().map(|r| r.published).sum();
     let report = SustainedReport {
         target: args.target.name(),
         version: running.version.clone(),
@@ -510,14 +608,15 @@ pub fn run(args: SustainedArgs) -> Result<()> {
         failed,
         rate,
         seconds,
-        published: rows.iter().map(|r| r.published).sum(),
-        publish_errors: st.errors,
+        published,
+        rate_held: published as f64 >= 0.95 * (rate * seconds) as f64,
+        publish_errors: run.errors,
         marked,
         missing_deliveries: (ok * marked).saturating_sub(delivered),
-        dropped_by_server: dropped,
+        dropped_by_server: run.dropped,
         rss_idle_mb: rss_idle as f64 / 1048576.0,
         rss_connected_mb: rss_connected as f64 / 1048576.0,
-        server_cpu_percent: cpu * 100.0,
+        server_cpu_percent: run.cpu_share * 100.0,
         memory_flat: last.rss_mb <= first.rss_mb * 1.10 + 4.0,
         latency_flat: last.p99_ms <= (first.p99_ms * 1.5).max(first.p99_ms + 20.0)
             && last.probe_p99_ms <= (first.probe_p99_ms * 1.5).max(first.probe_p99_ms + 20.0),
@@ -588,7 +687,11 @@ fn print_table(r: &SustainedReport) {
         r.dropped_by_server
     );
     println!(
-        "memory flat: {}; latency flat: {}",
-        r.memory_flat, r.latency_flat
+        "rate held: {} ({} of {}); memory flat: {}; latency flat: {}",
+        r.rate_held,
+        r.published,
+        r.rate * r.seconds,
+        r.memory_flat,
+        r.latency_flat
     );
 }

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# A bounded smoke of the benchmark harness (crates/bench), so that it does not rot: release
+# binaries, then the fan-out benchmark with 500 subscribers on tryvoga (SSE and WebSocket) and
+# nats-server, 3 s of durable commands beside the disk's fsync rate, and 3 s of wrk per
+# endpoint on tryvoga and on nginx serving the same bytes. Figures are not judged here, only
+# that every run completes (every subscriber connected and got every event, no command
+# refused, no HTTP error). The full-size runs and their results are in BENCHMARKS.md.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+fail() { echo "70-bench-smoke: $*" >&2; exit 1; }
+for pair in nats-server:nats-server nginx:nginx wrk:wrk; do
+  cmd=${pair%%:*}; pkg=${pair##*:}
+  command -v "$cmd" >/dev/null || [ -x "/usr/sbin/$cmd" ] ||
+    fail "$cmd is missing (Debian: apt-get install $pkg)"
+done
+
+cargo build --release --locked -p tryvoga -p tryvoga-bench
+bench="${CARGO_TARGET_DIR:-target}/release/tryvoga-bench"
+
+timeout 300 "$bench" fanout --subscribers 500 --targets tryvoga-sse,tryvoga-ws,nats --events 3 ||
+  fail "fanout smoke failed"
+timeout 120 "$bench" commands --seconds 3 --fsync-seconds 1 || fail "commands smoke failed"
+timeout 180 "$bench" http --duration 3 || fail "http smoke failed"
+echo "70-bench-smoke: ok"
