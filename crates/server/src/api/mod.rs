@@ -28,6 +28,7 @@ pub fn router(app: SharedApp) -> Router {
         .route("/api/v1/regions", get(regions::list))
         .route("/api/v1/regions/{region}", get(regions::one))
         .route("/api/v1/events", get(stream::events))
+        .route("/api/v1/stream", get(stream::stream))
         .route(
             "/api/v1/tokens",
             post(admin::create_token).get(admin::list_tokens),
