@@ -64,13 +64,14 @@ pub struct TargetResult {
     pub publish_ack_ms: f64,
 }
 
-struct Worker {
-    child: Child,
-    stdin: ChildStdin,
-    lines: mpsc::Receiver<String>,
+/// A subscriber process of the harness (`tryvoga-bench subscribe`) and its pipes.
+pub(crate) struct Worker {
+    pub child: Child,
+    pub stdin: ChildStdin,
+    pub lines: mpsc::Receiver<String>,
 }
 
-fn spawn_worker(
+pub(crate) fn spawn_worker(
     me: &std::path::Path,
     running: &targets::Running,
     count: usize,

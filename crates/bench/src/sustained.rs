@@ -14,11 +14,9 @@
 
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
 use std::rc::Rc;
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -28,6 +26,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::commands::{
     Conn, TYPES, get_request, json_u64, percentile_ms, post_request, region_ids,
 };
+use crate::fanout;
 use crate::procinfo;
 use crate::targets::{self, StartOptions, Target};
 use crate::wire;
@@ -114,48 +113,6 @@ pub struct SustainedReport {
     pub memory_flat: bool,
     pub latency_flat: bool,
     pub per_second: Vec<Second>,
-}
-
-struct Worker {
-    child: Child,
-    stdin: ChildStdin,
-    lines: mpsc::Receiver<String>,
-}
-
-/// A subscriber process of the fan-out harness (`tryvoga-bench subscribe`).
-fn spawn_worker(
-    me: &std::path::Path,
-    running: &targets::Running,
-    count: usize,
-    source: u8,
-) -> Result<Worker> {
-    let (addr, proto, path) = &running.subscribe;
-    let proto = clap::ValueEnum::to_possible_value(proto)
-        .map(|v| v.get_name().to_string())
-        .context("protocol name")?;
-    let mut child = Command::new(me)
-        .args(["subscribe", "--proto", &proto, "--addr", &addr.to_string()])
-        .args(["--path", path, "--count", &count.to_string()])
-        .args(["--source", &source.to_string()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()?;
-    let stdin = child.stdin.take().context("stdin")?;
-    let stdout = child.stdout.take().context("stdout")?;
-    let (tx, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    Ok(Worker {
-        child,
-        stdin,
-        lines,
-    })
 }
 
 type Key = (u32, &'static str);
@@ -512,7 +469,7 @@ pub fn run(args: SustainedArgs) -> Result<()> {
             break;
         }
         remaining -= n;
-        workers.push(spawn_worker(&me, &running, n, 2 + i as u8)?);
+        workers.push(fanout::spawn_worker(&me, &running, n, 2 + i as u8)?);
     }
     let (mut ok, mut failed) = (0usize, 0usize);
     for w in &workers {
