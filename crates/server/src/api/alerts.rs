@@ -328,6 +328,26 @@ fn cached(status: StatusCode, etag: &str, last_modified: DateTime<Utc>, body: By
     r
 }
 
+/// The period `[from, to)` a query asks for: `to` defaults to now and `from` to a year before
+/// `to`.
+pub fn period(
+    from: Option<&str>,
+    to: Option<&str>,
+) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
+    let to = to
+        .map(|v| parse_time("to", v))
+        .transpose()?
+        .unwrap_or_else(Utc::now);
+    let from = from
+        .map(|v| parse_time("from", v))
+        .transpose()?
+        .unwrap_or(to - chrono::Duration::days(365));
+    if from >= to {
+        return Err(ApiError::bad_request("from must be before to"));
+    }
+    Ok((from, to))
+}
+
 pub fn parse_time(field: &str, value: &str) -> Result<DateTime<Utc>, ApiError> {
     if let Ok(t) = DateTime::parse_from_rfc3339(value) {
         return Ok(t.with_timezone(&Utc));

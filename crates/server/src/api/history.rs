@@ -8,7 +8,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use chrono::{DateTime, Duration, Utc};
+use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
 use tryvoga_charts::{Chart, ChartError, Format};
@@ -16,7 +16,7 @@ use tryvoga_core::{Alert, AlertType, Region};
 use tryvoga_history::figures;
 use tryvoga_store::history::{self, Cursor, HistoryQuery};
 
-use crate::api::alerts::parse_time;
+use crate::api::alerts::{parse_time, period};
 use crate::app::SharedApp;
 use crate::error::ApiError;
 
@@ -276,25 +276,6 @@ pub struct PeriodQuery {
     region: Option<String>,
 }
 
-/// The period asked for: `to` defaults to now and `from` to a year before `to`.
-fn period(q: &PeriodQuery) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
-    let to =
-        q.to.as_deref()
-            .map(|v| parse_time("to", v))
-            .transpose()?
-            .unwrap_or_else(Utc::now);
-    let from = q
-        .from
-        .as_deref()
-        .map(|v| parse_time("from", v))
-        .transpose()?
-        .unwrap_or(to - Duration::days(365));
-    if from >= to {
-        return Err(ApiError::bad_request("from must be before to"));
-    }
-    Ok((from, to))
-}
-
 fn one_type(text: Option<&str>) -> Result<Option<AlertType>, ApiError> {
     text.filter(|t| !t.trim().is_empty())
         .map(|t| {
@@ -324,7 +305,7 @@ pub async fn stats(
         ));
     }
     let region = region(&app, &region_text)?;
-    let (from, to) = period(&q)?;
+    let (from, to) = period(q.from.as_deref(), q.to.as_deref())?;
     let alert_type = one_type(q.alert_type.as_deref())?;
     let registry = app.registry;
     let figures = app
@@ -367,7 +348,7 @@ pub async fn monthly_svg(
     app.check_read(&headers).await?;
     let q = query(q)?;
     let region = region(&app, &region_text)?;
-    let (from, to) = period(&q)?;
+    let (from, to) = period(q.from.as_deref(), q.to.as_deref())?;
     let alert_type = one_type(q.alert_type.as_deref())?;
     let registry = app.registry;
     let figures = app
@@ -392,7 +373,7 @@ pub async fn heatmap_svg(
         .filter(|r| !r.trim().is_empty())
         .map(|r| region(&app, r))
         .transpose()?;
-    let (from, to) = period(&q)?;
+    let (from, to) = period(q.from.as_deref(), q.to.as_deref())?;
     let alert_type = one_type(q.alert_type.as_deref())?;
     let registry = app.registry;
     let counts = app
@@ -416,7 +397,7 @@ pub async fn oblasts_svg(
     if q.region.is_some() {
         return Err(ApiError::bad_request("the oblast ranking takes no region"));
     }
-    let (from, to) = period(&q)?;
+    let (from, to) = period(q.from.as_deref(), q.to.as_deref())?;
     let alert_type = one_type(q.alert_type.as_deref())?;
     let registry = app.registry;
     let ranking = app

@@ -15,7 +15,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bytes::Bytes;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
 use tryvoga_charts::{Chart, ChartError, Format, NightBar};
@@ -25,7 +25,7 @@ use tryvoga_ingest::model::{AttackReport, Threat};
 use tryvoga_ingest::record;
 use tryvoga_store::reports;
 
-use crate::api::alerts::parse_time;
+use crate::api::alerts::period;
 use crate::app::{SharedApp, body_bytes, parse_json};
 use crate::error::ApiError;
 
@@ -139,25 +139,6 @@ fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
         .map_err(|e| ApiError::bad_request(e.body_text()))
 }
 
-/// `[from, to)`; a year before `to` (default now) when `from` is not given.
-fn period(q: &ReportQuery) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
-    let to =
-        q.to.as_deref()
-            .map(|v| parse_time("to", v))
-            .transpose()?
-            .unwrap_or_else(Utc::now);
-    let from = q
-        .from
-        .as_deref()
-        .map(|v| parse_time("from", v))
-        .transpose()?
-        .unwrap_or(to - Duration::days(365));
-    if from >= to {
-        return Err(ApiError::bad_request("from must be before to"));
-    }
-    Ok((from, to))
-}
-
 /// Reports whose attack (the report's period, else when it was recorded) falls in the period,
 /// oldest first.
 pub async fn list(
@@ -167,7 +148,7 @@ pub async fn list(
 ) -> Result<Response, ApiError> {
     app.check_read(&headers).await?;
     let q = query(q)?;
-    let (from, to) = period(&q)?;
+    let (from, to) = period(q.from.as_deref(), q.to.as_deref())?;
     let limit = q.limit.unwrap_or(1000);
     if limit == 0 || limit > MAX_LIST {
         return Err(ApiError::bad_request(format!(
@@ -191,7 +172,7 @@ pub async fn nights(
     if q.limit.is_some() {
         return Err(ApiError::bad_request("nights take from and to, not limit"));
     }
-    let (from, to) = period(&q)?;
+    let (from, to) = period(q.from.as_deref(), q.to.as_deref())?;
     let found = app
         .read(move |s| s.read(|c| reports::nights(c, from, to)))
         .await?;
@@ -225,7 +206,7 @@ pub async fn nights_svg(
 ) -> Result<Response, ApiError> {
     app.check_read(&headers).await?;
     let q = query(q)?;
-    let (from, to) = period(&q)?;
+    let (from, to) = period(q.from.as_deref(), q.to.as_deref())?;
     let found = app
         .read(move |s| s.read(|c| reports::nights(c, from, to)))
         .await?;
