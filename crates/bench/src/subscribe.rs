@@ -232,6 +232,19 @@ async fn open(args: &SubscribeArgs, index: usize) -> Result<(TcpStream, Vec<u8>)
     Ok((stream, leftover))
 }
 
+thread_local! {
+    /// One read buffer for all of a process's connections: they run on one thread and no read
+    /// holds it across an await, so a large buffer (few system calls when the server sends many
+    /// events in one write) costs nothing per connection.
+    static READ_BUFFER: RefCell<Vec<u8>> = RefCell::new(vec![0u8; 256 * 1024]);
+}
+
+enum Read {
+    Data { ping: bool },
+    Again,
+    End,
+}
+
 async fn listen(mut stream: TcpStream, leftover: Vec<u8>, log: Log, proto: Proto) {
     let mut scanner = Scanner::default();
     let record = |t: u64| {
@@ -239,18 +252,30 @@ async fn listen(mut stream: TcpStream, leftover: Vec<u8>, log: Log, proto: Proto
         log.borrow_mut().push((t, now.saturating_sub(t) / 1000));
     };
     scanner.feed(&leftover, record);
-    let mut buf = vec![0u8; 4096];
+    drop(leftover);
     loop {
-        match stream.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
+        if stream.readable().await.is_err() {
+            return;
+        }
+        let read = READ_BUFFER.with_borrow_mut(|buf| match stream.try_read(buf) {
+            Ok(0) => Read::End,
             Ok(n) => {
                 scanner.feed(&buf[..n], record);
-                // nats-server closes connections that leave its pings unanswered.
-                if proto == Proto::NatsWs && wire::contains(&buf[..n], b"PING\r\n") {
-                    let pong = wire::ws_client_frame(0x1, b"PONG\r\n");
-                    if stream.write_all(&pong).await.is_err() {
-                        return;
-                    }
+                Read::Data {
+                    // nats-server closes connections that leave its pings unanswered.
+                    ping: proto == Proto::NatsWs && wire::contains(&buf[..n], b"PING\r\n"),
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Read::Again,
+            Err(_) => Read::End,
+        });
+        match read {
+            Read::End => return,
+            Read::Again | Read::Data { ping: false } => {}
+            Read::Data { ping: true } => {
+                let pong = wire::ws_client_frame(0x1, b"PONG\r\n");
+                if stream.write_all(&pong).await.is_err() {
+                    return;
                 }
             }
         }

@@ -20,7 +20,12 @@ pub fn marker(t_ns: u64) -> String {
     format!("t={t_ns:019}")
 }
 
-/// Finds complete markers in a byte stream that arrives in arbitrary pieces.
+/// A marker, its digits and the byte after them (which must not be a digit).
+const SPAN: usize = MARKER.len() + DIGITS + 1;
+
+/// Finds complete markers in a byte stream that arrives in arbitrary pieces. Only the last few
+/// bytes of a piece are kept (a marker cut in two), so a reader can feed large reads without
+/// copying them.
 #[derive(Default)]
 pub struct Scanner {
     carry: Vec<u8>,
@@ -29,41 +34,59 @@ pub struct Scanner {
 impl Scanner {
     /// Feeds bytes; calls `found` with each marker's time stamp.
     pub fn feed(&mut self, bytes: &[u8], mut found: impl FnMut(u64)) {
-        let owned;
-        let data: &[u8] = if self.carry.is_empty() {
-            bytes
-        } else {
-            self.carry.extend_from_slice(bytes);
-            owned = std::mem::take(&mut self.carry);
-            &owned
-        };
-        let mut i = 0;
-        let mut keep_from = data.len().saturating_sub(MARKER.len() + DIGITS);
-        while let Some(pos) = find(&data[i..], MARKER) {
-            let start = i + pos + MARKER.len();
-            let end = start + DIGITS;
-            if end > data.len() {
-                keep_from = keep_from.min(i + pos);
-                break;
-            }
-            let digits = &data[start..end];
-            if digits.iter().all(u8::is_ascii_digit)
-                && data.get(end).is_none_or(|b| !b.is_ascii_digit())
-            {
-                let t = digits
-                    .iter()
-                    .fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
-                found(t);
-                keep_from = keep_from.max(end);
-            }
-            i = i + pos + 1;
+        if self.carry.is_empty() {
+            self.carry = scan(bytes, |_, t| found(t)).to_vec();
+            return;
         }
-        self.carry = data[keep_from.min(data.len())..].to_vec();
+        if bytes.len() < SPAN {
+            // A small piece: scan it together with what was kept.
+            let mut joined = std::mem::take(&mut self.carry);
+            joined.extend_from_slice(bytes);
+            self.carry = scan(&joined, |_, t| found(t)).to_vec();
+            return;
+        }
+        // A marker that starts in the kept bytes ends within the first SPAN - 1 new bytes; one
+        // that starts in the new bytes is found by scanning them alone.
+        let carried = self.carry.len();
+        let mut joint = std::mem::take(&mut self.carry);
+        joint.extend_from_slice(&bytes[..SPAN - 1]);
+        let _ = scan(&joint, |start, t| {
+            if start < carried {
+                found(t)
+            }
+        });
+        self.carry = scan(bytes, |_, t| found(t)).to_vec();
     }
 }
 
+/// Calls `found` with the start and time stamp of every complete marker in `data`, and
+/// returns the tail that may hold the beginning of a marker completed by what comes next.
+fn scan(data: &[u8], mut found: impl FnMut(usize, u64)) -> &[u8] {
+    let mut keep_from = data.len().saturating_sub(SPAN - 1);
+    for pos in memchr::memmem::find_iter(data, MARKER) {
+        let start = pos + MARKER.len();
+        let end = start + DIGITS;
+        if end > data.len() {
+            // Not complete yet.
+            keep_from = keep_from.min(pos);
+            break;
+        }
+        let digits = &data[start..end];
+        if digits.iter().all(u8::is_ascii_digit)
+            && data.get(end).is_none_or(|b| !b.is_ascii_digit())
+        {
+            let t = digits
+                .iter()
+                .fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
+            found(pos, t);
+            keep_from = keep_from.max(end);
+        }
+    }
+    &data[keep_from.min(data.len())..]
+}
+
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
+    memchr::memmem::find(hay, needle)
 }
 
 pub fn http_get(path: &str, extra: &str) -> String {
@@ -178,6 +201,29 @@ mod tests {
             s.feed(&bytes[..cut], |t| got.push(t));
             s.feed(&bytes[cut..], |t| got.push(t));
             assert_eq!(got, vec![t, t + 1], "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn scanner_finds_every_marker_whatever_the_pieces() {
+        let t = 1_790_000_000_000_000_000u64;
+        let text: String = (0..40)
+            .map(|i| format!("id: {i}\ndata: {{\"note\":\"{}\"}}\n\n", marker(t + i)))
+            .collect();
+        let bytes = text.as_bytes();
+        for first in [1, 7, 20, 21, 22, 23, 60, 500] {
+            for second in [1, 3, 21, 22, 40, 333] {
+                let mut s = Scanner::default();
+                let mut got = Vec::new();
+                let mut at = 0;
+                let mut sizes = [first, second].into_iter().cycle();
+                while at < bytes.len() {
+                    let end = (at + sizes.next().unwrap_or(1)).min(bytes.len());
+                    s.feed(&bytes[at..end], |t| got.push(t));
+                    at = end;
+                }
+                assert_eq!(got, (t..t + 40).collect::<Vec<_>>(), "{first}/{second}");
+            }
         }
     }
 

@@ -37,6 +37,16 @@ pub struct ServeArgs {
         env = "TRYVOGA_COMPAT_RATE_LIMIT"
     )]
     compat_rate_limit: u32,
+    /// Threads that write to stream subscribers, apart from those serving requests, so that an
+    /// issuer's command is answered while an event goes out to every subscriber; 0 for one per
+    /// core.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 0,
+        env = "TRYVOGA_FANOUT_THREADS"
+    )]
+    fanout_threads: usize,
 }
 
 pub fn run(args: ServeArgs) -> Result<()> {
@@ -61,6 +71,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
                     public_ukrainealarm: public_api(&args.compat_public, "ukrainealarm"),
                     rate_limit_per_minute: args.compat_rate_limit,
                 },
+                fanout_threads: args.fanout_threads,
             },
             outputs,
         )

@@ -38,6 +38,7 @@ impl Server {
         let options = tryvoga_server::Options {
             public_reads: true,
             compat: CompatOptions::default(),
+            ..Default::default()
         };
         let app = tryvoga_server::open(&dir.path().join("t.db"), Registry::embedded(), options)
             .expect("open");

@@ -19,7 +19,8 @@ use tower::ServiceExt;
 use crate::api::stream::{StreamQuery, parse_filter};
 use crate::app::SharedApp;
 use crate::error::ApiError;
-use crate::subscriber::{Subscriber, Wire};
+use crate::fanout::{Fanout, Handoff};
+use crate::subscriber::Wire;
 
 /// A comment (SSE) or ping (WebSocket) this often keeps proxies and clients from timing out.
 pub const HEARTBEAT: Duration = Duration::from_secs(15);
@@ -40,6 +41,7 @@ pub async fn serve(
     router: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let fanout = std::sync::Arc::new(Fanout::start(app.hub.rings())?);
     let hub = app.hub.clone();
     let heartbeat = tokio::spawn(async move {
         let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + HEARTBEAT, HEARTBEAT);
@@ -65,11 +67,10 @@ pub async fn serve(
             }
         };
         let _ = stream.set_nodelay(true);
-        let (app, router) = (app.clone(), router.clone());
+        let (app, router, fanout) = (app.clone(), router.clone(), fanout.clone());
         tokio::spawn(async move {
-            // Each path is boxed so that a subscriber's task is no larger than its own state.
             match classify(&stream).await {
-                Some(wire) => Box::pin(stream_request(stream, app, wire)).await,
+                Some(wire) => Box::pin(stream_request(stream, app, wire, &fanout)).await,
                 None => Box::pin(serve_http(stream, peer, router)).await,
             }
         });
@@ -207,20 +208,18 @@ pub fn websocket_accept(key: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(sha.finalize())
 }
 
+/// A subscription as its handshake leaves it: the filter, the position to follow from, and a
+/// receiver on one ring of the hub with that ring's index.
+type Opened = (
+    crate::hub::Filter,
+    u64,
+    usize,
+    tokio::sync::broadcast::Receiver<std::sync::Arc<crate::hub::Frame>>,
+);
+
 /// Validates a stream request and answers its head; the subscription itself is returned so
 /// that none of the parsing state stays alive while the subscriber idles.
-async fn open(
-    stream: &mut TcpStream,
-    app: &SharedApp,
-    wire: Wire,
-) -> Result<
-    (
-        crate::hub::Filter,
-        u64,
-        tokio::sync::broadcast::Receiver<std::sync::Arc<crate::hub::Frame>>,
-    ),
-    ApiError,
-> {
+async fn open(stream: &mut TcpStream, app: &SharedApp, wire: Wire) -> Result<Opened, ApiError> {
     let head = read_head(stream).await?;
     let request = StreamRequest::parse(&head)?;
     drop(head);
@@ -263,7 +262,7 @@ async fn open(
         }
     };
     // Subscribe before reading the position, so nothing committed in between is missed.
-    let rx = app.hub.subscribe();
+    let (ring, rx) = app.hub.subscribe_next();
     let position = query
         .after
         .or(last_event_id)
@@ -272,25 +271,26 @@ async fn open(
         .write_all(answer.as_bytes())
         .await
         .map_err(|_| ApiError::bad_request("the connection failed"))?;
-    Ok((filter, position, rx))
+    Ok((filter, position, ring, rx))
 }
 
-async fn stream_request(mut stream: TcpStream, app: SharedApp, wire: Wire) {
-    // Boxed: the handshake's buffers must not stay part of the subscriber's resident state.
-    let opened = Box::pin(open(&mut stream, &app, wire)).await;
-    match opened {
-        Ok((filter, position, rx)) => {
-            Subscriber {
-                app,
-                stream,
-                rx,
-                filter,
-                position,
-                wire,
-            }
-            .run()
-            .await
-        }
+/// Answers a stream request's handshake here, then moves the subscriber to its fan-out thread.
+async fn stream_request(mut stream: TcpStream, app: SharedApp, wire: Wire, fanout: &Fanout) {
+    match open(&mut stream, &app, wire).await {
+        Ok((filter, position, ring, rx)) => match stream.into_std() {
+            Ok(stream) => fanout.hand_over(
+                ring,
+                Handoff {
+                    app,
+                    stream,
+                    rx,
+                    filter,
+                    position,
+                    wire,
+                },
+            ),
+            Err(e) => tracing::warn!(error = %e, "a subscriber's socket could not be moved"),
+        },
         Err(e) => respond_error(&mut stream, &e).await,
     }
 }

@@ -1,10 +1,11 @@
 //! Fan-out: committed events become frames, serialised once per wire format and shared by
-//! every subscriber through one bounded ring. A subscriber that falls a ring behind is told
+//! every subscriber through bounded rings, one per fan-out thread (so that threads never share
+//! a ring's lock or a frame's reference count). A subscriber that falls a ring behind is told
 //! where to resume and dropped; it never slows the publisher or anyone else.
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use tokio::sync::broadcast;
@@ -12,7 +13,7 @@ use tryvoga_core::{AlertType, Event, Origin, RegionId, Registry};
 use tryvoga_store::StoredEvent;
 
 /// One event ready for the wire.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Frame {
     pub seq: u64,
     pub region: Option<RegionId>,
@@ -125,8 +126,9 @@ struct TypeField {
 pub const RING: usize = 4096;
 
 pub struct Hub {
-    sender: broadcast::Sender<Arc<Frame>>,
-    heartbeat: Arc<Frame>,
+    /// One ring per fan-out thread; a subscriber reads the ring of the thread it lives on.
+    senders: Vec<broadcast::Sender<Arc<Frame>>>,
+    next_ring: AtomicUsize,
     last_seq: AtomicU64,
     last_event_ms: AtomicI64,
     pub subscribers: AtomicU64,
@@ -135,13 +137,15 @@ pub struct Hub {
 }
 
 impl Hub {
-    pub fn new(last_seq: u64, last_event_ms: i64) -> Hub {
-        let (sender, _) = broadcast::channel(RING);
+    /// A hub with `rings` rings (at least one), starting from an empty log.
+    pub fn new(rings: usize) -> Hub {
         Hub {
-            sender,
-            heartbeat: Arc::new(Frame::heartbeat()),
-            last_seq: AtomicU64::new(last_seq),
-            last_event_ms: AtomicI64::new(last_event_ms),
+            senders: (0..rings.max(1))
+                .map(|_| broadcast::channel(RING).0)
+                .collect(),
+            next_ring: AtomicUsize::new(0),
+            last_seq: AtomicU64::new(0),
+            last_event_ms: AtomicI64::new(0),
             subscribers: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             published: AtomicU64::new(0),
@@ -167,27 +171,52 @@ impl Hub {
                 continue;
             }
             if let Some((first, last)) = history.take() {
-                let _ = self.sender.send(Arc::new(Frame::history_run(first, last)));
+                self.send(Frame::history_run(first, last));
             }
-            let frame = Arc::new(Frame::from_event(event));
             self.last_event_ms
                 .store(event.at.timestamp_millis(), Ordering::Release);
             self.published.fetch_add(1, Ordering::Relaxed);
-            // No receivers is not an error: nobody is listening yet.
-            let _ = self.sender.send(frame);
+            self.send(Frame::from_event(event));
         }
         if let Some((first, last)) = history {
-            let _ = self.sender.send(Arc::new(Frame::history_run(first, last)));
+            self.send(Frame::history_run(first, last));
         }
+    }
+
+    /// Puts a frame on every ring, each ring its own copy: the bytes are shared, the count of
+    /// references thousands of subscribers touch is not.
+    fn send(&self, frame: Frame) {
+        let Some((last, rest)) = self.senders.split_last() else {
+            return;
+        };
+        for sender in rest {
+            // No receivers is not an error: nobody is listening yet.
+            let _ = sender.send(Arc::new(frame.clone()));
+        }
+        let _ = last.send(Arc::new(frame));
     }
 
     /// Sends the heartbeat frame to every subscriber; one timer for all of them.
     pub fn heartbeat(&self) {
-        let _ = self.sender.send(Arc::clone(&self.heartbeat));
+        self.send(Frame::heartbeat());
     }
 
+    /// How many rings (and fan-out threads) there are.
+    pub fn rings(&self) -> usize {
+        self.senders.len()
+    }
+
+    /// A receiver on the next ring in turn, and that ring's index: the subscriber must live on
+    /// the fan-out thread of the same index.
+    pub fn subscribe_next(&self) -> (usize, broadcast::Receiver<Arc<Frame>>) {
+        let ring = self.next_ring.fetch_add(1, Ordering::Relaxed) % self.senders.len();
+        (ring, self.senders[ring].subscribe())
+    }
+
+    /// A receiver for a consumer that is not a stream subscriber (webhooks, MQTT, the
+    /// fall-back stream): they are few, so the first ring serves them all.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Frame>> {
-        self.sender.subscribe()
+        self.senders[0].subscribe()
     }
 
     pub fn last_seq(&self) -> u64 {

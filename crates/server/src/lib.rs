@@ -7,6 +7,7 @@ pub mod cap;
 pub mod compat;
 pub mod delivery;
 pub mod error;
+pub mod fanout;
 pub mod frontdoor;
 pub mod hub;
 pub mod mqtt;
@@ -33,6 +34,9 @@ pub struct Options {
     pub public_reads: bool,
     /// Who may read the alerts.in.ua and ukrainealarm APIs, and how often.
     pub compat: compat::CompatOptions,
+    /// Threads that write to stream subscribers, apart from the ones serving requests; 0 for
+    /// one per core.
+    pub fanout_threads: usize,
 }
 
 impl Default for Options {
@@ -40,6 +44,7 @@ impl Default for Options {
         Options {
             public_reads: true,
             compat: compat::CompatOptions::default(),
+            fanout_threads: 0,
         }
     }
 }
@@ -66,7 +71,11 @@ pub fn open_with(
         .clone()
         .unwrap_or_else(|| signing::key_path(db));
     let key = Arc::new(signing::EventKey::load_or_create(&key_path).map_err(StoreError::Invalid)?);
-    let hub = Arc::new(Hub::new(0, 0));
+    let fanout_threads = match options.fanout_threads {
+        0 => std::thread::available_parallelism().map_or(1, usize::from),
+        n => n,
+    };
+    let hub = Arc::new(Hub::new(fanout_threads));
     let publisher = Arc::clone(&hub);
     let store = Store::open_sealed(
         db,

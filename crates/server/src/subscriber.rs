@@ -3,13 +3,17 @@
 //! live path; the state kept while idle is the socket, a ring cursor and a few integers, which
 //! is what lets one process hold tens of thousands of subscribers.
 
+use std::io::IoSlice;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::net::TcpStream;
-use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::broadcast::{
+    self,
+    error::{RecvError, TryRecvError},
+};
 use tryvoga_store::queries;
 
 use crate::app::SharedApp;
@@ -21,6 +25,8 @@ const PAGE: usize = 500;
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Subscribers reading the log at the same time.
 static CATCH_UP: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
+/// The most frames one write carries (well under the kernel's limit of 1,024 slices).
+const BATCH: usize = 64;
 /// How often a subscriber blocked on a full socket checks how far behind the ring it is.
 const LAG_CHECK: Duration = Duration::from_millis(100);
 
@@ -93,6 +99,18 @@ enum Ended {
     Failed,
 }
 
+/// What a subscriber does once a batch of frames is written.
+enum Then {
+    /// Wait for the next frame.
+    Follow,
+    /// Read the log from its position: the ring skipped something.
+    CatchUp,
+    /// It fell a whole ring behind.
+    Lagged,
+    /// The hub is gone.
+    Closed,
+}
+
 impl Subscriber {
     pub async fn run(mut self) {
         self.app.hub.subscribers.fetch_add(1, Ordering::Relaxed);
@@ -107,7 +125,7 @@ impl Subscriber {
         loop {
             self.catch_up().await?;
             loop {
-                let frame = tokio::select! {
+                let received = tokio::select! {
                     received = self.rx.recv() => received,
                     read = client.next(&self.stream) => {
                         match read {
@@ -125,31 +143,13 @@ impl Subscriber {
                         }
                     }
                 };
-                match frame {
-                    Ok(frame) => {
-                        if frame.seq == 0 {
-                            self.write(self.wire.frame(&frame)).await?;
-                            continue;
-                        }
-                        if frame.history && frame.first_seq <= self.position + 1 {
-                            // Imported past alerts are in the log but never on the wire.
-                            self.position = self.position.max(frame.seq);
-                            continue;
-                        }
-                        if frame.seq <= self.position {
-                            continue;
-                        }
-                        if frame.seq > self.position + 1 {
-                            // Something committed before this subscriber joined the ring is
-                            // missing: read it from the log.
-                            break;
-                        }
-                        self.position = frame.seq;
-                        if self.filter.matches(&frame) {
-                            self.write(self.wire.frame(&frame)).await?;
-                        }
-                    }
-                    Err(RecvError::Lagged(_)) => {
+                let (batch, then) = self.gather(received);
+                self.write_frames(&batch).await?;
+                drop(batch);
+                match then {
+                    Then::Follow => {}
+                    Then::CatchUp => break,
+                    Then::Lagged => {
                         self.app.hub.dropped.fetch_add(1, Ordering::Relaxed);
                         let json = format!(
                             "{{\"kind\":\"dropped\",\"reason\":\"too slow\",\"resume_after\":{}}}",
@@ -158,10 +158,89 @@ impl Subscriber {
                         let _ = self.write(&self.wire.notice("dropped", &json)).await;
                         return Err(Ended::Closed);
                     }
-                    Err(RecvError::Closed) => return Err(Ended::Closed),
+                    Then::Closed => return Err(Ended::Closed),
                 }
             }
         }
+    }
+
+    /// Takes `first` and every frame already waiting in the ring (up to [`BATCH`]): the ones
+    /// this subscriber is to be sent, in order, and what to do after sending them. A subscriber
+    /// that keeps up gets one frame per write; one that falls behind gets everything waiting in
+    /// one write, so a burst costs it a few system calls rather than one per event.
+    fn gather(&mut self, first: Result<Arc<Frame>, RecvError>) -> (Vec<Arc<Frame>>, Then) {
+        let mut batch = Vec::with_capacity((self.rx.len() + 1).min(BATCH));
+        let mut received = first;
+        loop {
+            match received {
+                Ok(frame) => {
+                    if frame.seq == 0 {
+                        batch.push(frame);
+                    } else if frame.history && frame.first_seq <= self.position + 1 {
+                        // Imported past alerts are in the log but never on the wire.
+                        self.position = self.position.max(frame.seq);
+                    } else if frame.seq <= self.position {
+                        // Already sent while catching up.
+                    } else if frame.seq > self.position + 1 {
+                        // Something committed before this subscriber joined the ring is
+                        // missing: read it from the log.
+                        return (batch, Then::CatchUp);
+                    } else {
+                        self.position = frame.seq;
+                        if self.filter.matches(&frame) {
+                            batch.push(frame);
+                        }
+                    }
+                }
+                Err(RecvError::Lagged(_)) => return (batch, Then::Lagged),
+                Err(RecvError::Closed) => return (batch, Then::Closed),
+            }
+            if batch.len() >= BATCH {
+                return (batch, Then::Follow);
+            }
+            received = match self.rx.try_recv() {
+                Ok(frame) => Ok(frame),
+                Err(TryRecvError::Empty) => return (batch, Then::Follow),
+                Err(TryRecvError::Lagged(n)) => Err(RecvError::Lagged(n)),
+                Err(TryRecvError::Closed) => Err(RecvError::Closed),
+            };
+        }
+    }
+
+    /// Writes the frames' shared bytes with as few system calls as the socket allows.
+    async fn write_frames(&mut self, frames: &[Arc<Frame>]) -> Result<(), Ended> {
+        match frames {
+            [] => return Ok(()),
+            [one] => return self.write(self.wire.frame(one)).await,
+            _ => {}
+        }
+        let mut written = match self.try_write_all_at_once(frames) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => 0,
+            Err(_) => return Err(Ended::Failed),
+        };
+        // The socket took part of it: the rest goes frame by frame, waiting as `write` does.
+        for frame in frames {
+            let bytes = self.wire.frame(frame);
+            if written >= bytes.len() {
+                written -= bytes.len();
+                continue;
+            }
+            self.write(&bytes.slice(written..)).await?;
+            written = 0;
+        }
+        Ok(())
+    }
+
+    /// One vectored write of every frame; the slices live on the stack of this call only, so
+    /// they are never part of an idle subscriber's state.
+    fn try_write_all_at_once(&self, frames: &[Arc<Frame>]) -> std::io::Result<usize> {
+        let mut slices = [IoSlice::new(&[]); BATCH];
+        let count = frames.len().min(BATCH);
+        for (slice, frame) in slices.iter_mut().zip(frames) {
+            *slice = IoSlice::new(self.wire.frame(frame));
+        }
+        self.stream.try_write_vectored(&slices[..count])
     }
 
     /// Sends what the log holds after `position`, a page at a time.

@@ -1,0 +1,79 @@
+//! The fan-out threads: every lean stream subscriber lives on one of a few single-threaded
+//! runtimes, apart from the runtime that serves requests. Writing one event to tens of
+//! thousands of sockets then never queues an issuer's command behind it (the kernel shares the
+//! cores between the threads), and each thread reads its own ring of the hub, so the threads
+//! never contend for a ring's lock or a frame's reference count.
+
+use std::io;
+use std::sync::Arc;
+
+use tokio::sync::{broadcast, mpsc};
+
+use crate::app::SharedApp;
+use crate::hub::{Filter, Frame};
+use crate::subscriber::{Subscriber, Wire};
+
+/// A subscription whose handshake is done, on its way to the thread that owns its ring.
+pub struct Handoff {
+    pub app: SharedApp,
+    pub stream: std::net::TcpStream,
+    pub rx: broadcast::Receiver<Arc<Frame>>,
+    pub filter: Filter,
+    pub position: u64,
+    pub wire: Wire,
+}
+
+/// The fan-out threads, one per ring of the hub. Dropping this ends them and closes every
+/// stream they hold.
+pub struct Fanout {
+    threads: Vec<mpsc::UnboundedSender<Handoff>>,
+}
+
+impl Fanout {
+    /// Starts one thread per ring.
+    pub fn start(rings: usize) -> io::Result<Fanout> {
+        let mut threads = Vec::with_capacity(rings);
+        for index in 0..rings {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let (sender, mut arrivals) = mpsc::unbounded_channel::<Handoff>();
+            std::thread::Builder::new()
+                .name(format!("tryvoga-fanout-{index}"))
+                .spawn(move || {
+                    runtime.block_on(async move {
+                        while let Some(handoff) = arrivals.recv().await {
+                            match tokio::net::TcpStream::from_std(handoff.stream) {
+                                Ok(stream) => {
+                                    tokio::spawn(
+                                        Subscriber {
+                                            app: handoff.app,
+                                            stream,
+                                            rx: handoff.rx,
+                                            filter: handoff.filter,
+                                            position: handoff.position,
+                                            wire: handoff.wire,
+                                        }
+                                        .run(),
+                                    );
+                                }
+                                Err(e) => {
+                                    tracing::warn!(error = %e, "a subscriber's socket could not be registered");
+                                }
+                            }
+                        }
+                    });
+                })?;
+            threads.push(sender);
+        }
+        Ok(Fanout { threads })
+    }
+
+    /// Gives a subscriber to the thread that owns `ring`. A thread that has ended (the server
+    /// is shutting down) drops it, which closes its connection.
+    pub fn hand_over(&self, ring: usize, handoff: Handoff) {
+        if let Some(thread) = self.threads.get(ring % self.threads.len().max(1)) {
+            let _ = thread.send(handoff);
+        }
+    }
+}
