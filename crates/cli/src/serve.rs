@@ -38,7 +38,7 @@ pub struct ServeArgs {
     )]
     compat_rate_limit: u32,
     /// Threads that write to stream subscribers, apart from those serving requests, so that an
-    /// issuer's command is answered while an event goes out to every subscriber; 0 for one per
+    /// issuer's command is answered while an event goes out to every subscriber; 0 for two per
     /// core.
     #[arg(
         long,

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use tokio::sync::{broadcast, mpsc};
 
 use crate::app::SharedApp;
-use crate::hub::{Filter, Frame};
+use crate::hub::{Filter, Frame, Hub, Relay};
 use crate::subscriber::{Subscriber, Wire};
 
 /// A subscription whose handshake is done, on its way to the thread that owns its ring.
@@ -30,10 +30,13 @@ pub struct Fanout {
 }
 
 impl Fanout {
-    /// Starts one thread per ring.
-    pub fn start(rings: usize) -> io::Result<Fanout> {
-        let mut threads = Vec::with_capacity(rings);
-        for index in 0..rings {
+    /// Starts one thread per ring of `hub`; a hub has one set of fan-out threads.
+    pub fn start(hub: &Hub) -> io::Result<Fanout> {
+        let relays = hub
+            .take_relays()
+            .ok_or_else(|| io::Error::other("this hub's fan-out threads are already running"))?;
+        let mut threads = Vec::with_capacity(relays.len());
+        for (index, relay) in relays.into_iter().enumerate() {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
@@ -42,6 +45,13 @@ impl Fanout {
                 .name(format!("tryvoga-fanout-{index}"))
                 .spawn(move || {
                     runtime.block_on(async move {
+                        let Relay { mut inbox, ring } = relay;
+                        tokio::spawn(async move {
+                            while let Some(frame) = inbox.recv().await {
+                                // No receivers is not an error: nobody is listening yet.
+                                let _ = ring.send(frame);
+                            }
+                        });
                         while let Some(handoff) = arrivals.recv().await {
                             match tokio::net::TcpStream::from_std(handoff.stream) {
                                 Ok(stream) => {

@@ -41,7 +41,7 @@ pub async fn serve(
     router: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let fanout = std::sync::Arc::new(Fanout::start(app.hub.rings())?);
+    let fanout = std::sync::Arc::new(Fanout::start(&app.hub)?);
     let hub = app.hub.clone();
     let heartbeat = tokio::spawn(async move {
         let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + HEARTBEAT, HEARTBEAT);

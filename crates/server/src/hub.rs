@@ -1,14 +1,15 @@
 //! Fan-out: committed events become frames, serialised once per wire format and shared by
-//! every subscriber through bounded rings, one per fan-out thread (so that threads never share
-//! a ring's lock or a frame's reference count). A subscriber that falls a ring behind is told
+//! every subscriber through bounded rings: one per fan-out thread (so that threads never share
+//! a ring's lock or a frame's reference count, and the thread wakes its own subscribers), and
+//! one for the few other consumers. A subscriber that falls a ring behind is told
 //! where to resume and dropped; it never slows the publisher or anyone else.
 
 use std::collections::HashSet;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 use tryvoga_core::{AlertType, Event, Origin, RegionId, Registry};
 use tryvoga_store::StoredEvent;
 
@@ -125,9 +126,25 @@ struct TypeField {
 /// How many frames the shared ring holds: a subscriber further behind than this is dropped.
 pub const RING: usize = 4096;
 
+/// A fan-out thread's share of the hub: the writer leaves each frame in its inbox (one wake-up),
+/// and the thread itself puts it on its ring, so the thousands of wake-ups that follow are
+/// local to that thread instead of being made by the writer across threads.
+pub struct Relay {
+    pub inbox: mpsc::UnboundedReceiver<Arc<Frame>>,
+    pub ring: broadcast::Sender<Arc<Frame>>,
+}
+
 pub struct Hub {
+    /// The ring of the few consumers that are not lean stream subscribers (webhooks, MQTT, the
+    /// fall-back stream), fed by the writer itself.
+    direct: broadcast::Sender<Arc<Frame>>,
     /// One ring per fan-out thread; a subscriber reads the ring of the thread it lives on.
-    senders: Vec<broadcast::Sender<Arc<Frame>>>,
+    rings: Vec<broadcast::Sender<Arc<Frame>>>,
+    inboxes: Vec<mpsc::UnboundedSender<Arc<Frame>>>,
+    /// The other ends of the inboxes, until the fan-out threads take them.
+    relays: Mutex<Option<Vec<Relay>>>,
+    /// Whether the fan-out threads are running: until then nothing is left in their inboxes.
+    relaying: AtomicBool,
     next_ring: AtomicUsize,
     last_seq: AtomicU64,
     last_event_ms: AtomicI64,
@@ -137,12 +154,27 @@ pub struct Hub {
 }
 
 impl Hub {
-    /// A hub with `rings` rings (at least one), starting from an empty log.
+    /// A hub with `rings` fan-out rings (at least one), starting from an empty log.
     pub fn new(rings: usize) -> Hub {
+        let mut senders = Vec::new();
+        let mut inboxes = Vec::new();
+        let mut relays = Vec::new();
+        for _ in 0..rings.max(1) {
+            let ring = broadcast::channel(RING).0;
+            let (inbox, arrivals) = mpsc::unbounded_channel();
+            senders.push(ring.clone());
+            inboxes.push(inbox);
+            relays.push(Relay {
+                inbox: arrivals,
+                ring,
+            });
+        }
         Hub {
-            senders: (0..rings.max(1))
-                .map(|_| broadcast::channel(RING).0)
-                .collect(),
+            direct: broadcast::channel(RING).0,
+            rings: senders,
+            inboxes,
+            relays: Mutex::new(Some(relays)),
+            relaying: AtomicBool::new(false),
             next_ring: AtomicUsize::new(0),
             last_seq: AtomicU64::new(0),
             last_event_ms: AtomicI64::new(0),
@@ -150,6 +182,13 @@ impl Hub {
             dropped: AtomicU64::new(0),
             published: AtomicU64::new(0),
         }
+    }
+
+    /// The fan-out threads' ends of their rings, once: from now on every frame is relayed.
+    pub fn take_relays(&self) -> Option<Vec<Relay>> {
+        let relays = self.relays.lock().ok()?.take()?;
+        self.relaying.store(true, Ordering::Release);
+        Some(relays)
     }
 
     /// Sets the log position the hub starts from, before anything is published.
@@ -186,14 +225,14 @@ impl Hub {
     /// Puts a frame on every ring, each ring its own copy: the bytes are shared, the count of
     /// references thousands of subscribers touch is not.
     fn send(&self, frame: Frame) {
-        let Some((last, rest)) = self.senders.split_last() else {
-            return;
-        };
-        for sender in rest {
-            // No receivers is not an error: nobody is listening yet.
-            let _ = sender.send(Arc::new(frame.clone()));
+        if self.relaying.load(Ordering::Acquire) {
+            for inbox in &self.inboxes {
+                // A fan-out thread that has ended has no subscribers left to miss it.
+                let _ = inbox.send(Arc::new(frame.clone()));
+            }
         }
-        let _ = last.send(Arc::new(frame));
+        // No receivers is not an error: nobody is listening yet.
+        let _ = self.direct.send(Arc::new(frame));
     }
 
     /// Sends the heartbeat frame to every subscriber; one timer for all of them.
@@ -203,20 +242,20 @@ impl Hub {
 
     /// How many rings (and fan-out threads) there are.
     pub fn rings(&self) -> usize {
-        self.senders.len()
+        self.rings.len()
     }
 
     /// A receiver on the next ring in turn, and that ring's index: the subscriber must live on
     /// the fan-out thread of the same index.
     pub fn subscribe_next(&self) -> (usize, broadcast::Receiver<Arc<Frame>>) {
-        let ring = self.next_ring.fetch_add(1, Ordering::Relaxed) % self.senders.len();
-        (ring, self.senders[ring].subscribe())
+        let ring = self.next_ring.fetch_add(1, Ordering::Relaxed) % self.rings.len();
+        (ring, self.rings[ring].subscribe())
     }
 
-    /// A receiver for a consumer that is not a stream subscriber (webhooks, MQTT, the
-    /// fall-back stream): they are few, so the first ring serves them all.
+    /// A receiver for a consumer that is not a lean stream subscriber (webhooks, MQTT, the
+    /// fall-back stream), on the ring the writer feeds itself.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Frame>> {
-        self.senders[0].subscribe()
+        self.direct.subscribe()
     }
 
     pub fn last_seq(&self) -> u64 {

@@ -35,7 +35,7 @@ pub struct Options {
     /// Who may read the alerts.in.ua and ukrainealarm APIs, and how often.
     pub compat: compat::CompatOptions,
     /// Threads that write to stream subscribers, apart from the ones serving requests; 0 for
-    /// one per core.
+    /// two per core.
     pub fanout_threads: usize,
 }
 
@@ -72,7 +72,9 @@ pub fn open_with(
         .unwrap_or_else(|| signing::key_path(db));
     let key = Arc::new(signing::EventKey::load_or_create(&key_path).map_err(StoreError::Invalid)?);
     let fanout_threads = match options.fanout_threads {
-        0 => std::thread::available_parallelism().map_or(1, usize::from),
+        // The fan-out threads spend most of their time in the kernel's send path, and two per
+        // core reached the last of 19,000 subscribers sooner than one per core (BENCHMARKS.md).
+        0 => 2 * std::thread::available_parallelism().map_or(1, usize::from),
         n => n,
     };
     let hub = Arc::new(Hub::new(fanout_threads));

@@ -99,6 +99,42 @@ enum Ended {
     Failed,
 }
 
+/// The frames one write carries. A subscriber that keeps up is sent one frame at a time, and
+/// that case allocates nothing.
+#[derive(Default)]
+enum Batch {
+    #[default]
+    Empty,
+    One(Arc<Frame>),
+    Many(Vec<Arc<Frame>>),
+}
+
+impl Batch {
+    fn push(&mut self, frame: Arc<Frame>) {
+        match std::mem::take(self) {
+            Batch::Empty => *self = Batch::One(frame),
+            Batch::One(first) => {
+                let mut frames = Vec::with_capacity(BATCH);
+                frames.push(first);
+                frames.push(frame);
+                *self = Batch::Many(frames);
+            }
+            Batch::Many(mut frames) => {
+                frames.push(frame);
+                *self = Batch::Many(frames);
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Batch::Empty => 0,
+            Batch::One(_) => 1,
+            Batch::Many(frames) => frames.len(),
+        }
+    }
+}
+
 /// What a subscriber does once a batch of frames is written.
 enum Then {
     /// Wait for the next frame.
@@ -168,8 +204,8 @@ impl Subscriber {
     /// this subscriber is to be sent, in order, and what to do after sending them. A subscriber
     /// that keeps up gets one frame per write; one that falls behind gets everything waiting in
     /// one write, so a burst costs it a few system calls rather than one per event.
-    fn gather(&mut self, first: Result<Arc<Frame>, RecvError>) -> (Vec<Arc<Frame>>, Then) {
-        let mut batch = Vec::with_capacity((self.rx.len() + 1).min(BATCH));
+    fn gather(&mut self, first: Result<Arc<Frame>, RecvError>) -> (Batch, Then) {
+        let mut batch = Batch::default();
         let mut received = first;
         loop {
             match received {
@@ -208,12 +244,12 @@ impl Subscriber {
     }
 
     /// Writes the frames' shared bytes with as few system calls as the socket allows.
-    async fn write_frames(&mut self, frames: &[Arc<Frame>]) -> Result<(), Ended> {
-        match frames {
-            [] => return Ok(()),
-            [one] => return self.write(self.wire.frame(one)).await,
-            _ => {}
-        }
+    async fn write_frames(&mut self, batch: &Batch) -> Result<(), Ended> {
+        let frames = match batch {
+            Batch::Empty => return Ok(()),
+            Batch::One(one) => return self.write(self.wire.frame(one)).await,
+            Batch::Many(frames) => frames,
+        };
         let mut written = match self.try_write_all_at_once(frames) {
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => 0,
