@@ -59,6 +59,9 @@ pub struct TargetResult {
     pub server_rss_before: u64,
     pub server_rss_after: u64,
     pub server_cpu_ms: u64,
+    /// CPU time of the subscriber processes over the same span: they share the cores with
+    /// the server, so the time to the last delivery is roughly (server + clients) / cores.
+    pub clients_cpu_ms: u64,
     /// Median time until the publisher's call returned: for tryvoga, the durable commit and
     /// its 201; for the peers, only the write of the message.
     pub publish_ack_ms: f64,
@@ -163,6 +166,13 @@ pub fn run_target(
     }
     let rss_after = procinfo::settled_rss(pid).context("server RSS")?;
     let cpu_before = procinfo::cpu_time(pid).unwrap_or_default();
+    let clients_cpu = || -> Duration {
+        workers
+            .iter()
+            .filter_map(|w| procinfo::cpu_time(w.child.id()))
+            .sum()
+    };
+    let clients_before = clients_cpu();
     let mut sent = Vec::new();
     let mut acks = Vec::new();
     for _ in 0..args.events {
@@ -175,6 +185,7 @@ pub fn run_target(
     // Give the last message time to reach everyone.
     std::thread::sleep(Duration::from_millis(1500));
     let cpu_after = procinfo::cpu_time(pid).unwrap_or_default();
+    let clients_after = clients_cpu();
     let mut per_event: HashMap<u64, Vec<u64>> = sent.iter().map(|&t| (t, Vec::new())).collect();
     for mut w in workers {
         writeln!(w.stdin, "stop")?;
@@ -207,6 +218,7 @@ pub fn run_target(
         server_rss_before: rss_before,
         server_rss_after: rss_after,
         server_cpu_ms: cpu_after.saturating_sub(cpu_before).as_millis() as u64,
+        clients_cpu_ms: clients_after.saturating_sub(clients_before).as_millis() as u64,
         publish_ack_ms: {
             acks.sort_unstable();
             acks.get(acks.len() / 2).copied().unwrap_or(0) as f64 / 1000.0
@@ -270,12 +282,21 @@ pub fn run(args: FanoutArgs) -> Result<()> {
 
 fn print_table(results: &[TargetResult]) {
     println!(
-        "{:<12} {:>7} {:>8} {:>8} {:>8} {:>10} {:>9} {:>8} {:>8}",
-        "target", "subs", "p50 ms", "p99 ms", "max ms", "last ms", "B/conn", "cpu ms", "ack ms"
+        "{:<12} {:>7} {:>8} {:>8} {:>8} {:>10} {:>9} {:>8} {:>11} {:>8}",
+        "target",
+        "subs",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "last ms",
+        "B/conn",
+        "cpu ms",
+        "clients cpu",
+        "ack ms"
     );
     for r in results {
         println!(
-            "{:<12} {:>7} {:>8.2} {:>8.2} {:>8.2} {:>10.2} {:>9} {:>8} {:>8.2}",
+            "{:<12} {:>7} {:>8.2} {:>8.2} {:>8.2} {:>10.2} {:>9} {:>8} {:>11} {:>8.2}",
             r.target,
             r.subscribers,
             r.latency.p50_ms,
@@ -284,6 +305,7 @@ fn print_table(results: &[TargetResult]) {
             r.latency.mean_last_ms,
             r.bytes_per_connection,
             r.server_cpu_ms,
+            r.clients_cpu_ms,
             r.publish_ack_ms
         );
     }

@@ -162,6 +162,9 @@ pub fn run(cmd: TokenCommand) -> Result<()> {
                     if !rt.block_on(store.revoke_token(&name))? {
                         return Err(anyhow!("no live token is named {name:?}"));
                     }
+                    // A server running on this file trusts a token it has checked for this
+                    // long: once this command returns, no server accepts the token.
+                    std::thread::sleep(tryvoga_store::TOKEN_TRUST);
                 }
                 Place::Server(client) => {
                     client.delete(&format!("/api/v1/tokens/{}", urlencode(&name)))?;

@@ -591,3 +591,47 @@ fn a_stream_asked_for_on_a_reused_connection_is_served_too() {
     }
     assert!(seen.contains("event: alert.started"), "{seen}");
 }
+
+#[test]
+fn a_revoked_token_is_refused_at_once_though_the_server_remembers_tokens() {
+    let (_dir, server, admin) = fresh();
+    let made = post(
+        &server.url("/api/v1/tokens"),
+        &admin,
+        &json!({ "name": "lviv-duty", "role": "issuer", "regions": [27] }),
+    );
+    assert_eq!(made.status, 201, "{:?}", made.body);
+    let token = made.body["token"].as_str().expect("secret").to_string();
+    // Used twice, so the server has it in memory when the revocation comes.
+    assert_eq!(start_alert(&server, &token, json!(27)).status, 201);
+    assert_eq!(start_alert(&server, &token, json!(27)).status, 409);
+    let revoked = request(
+        "DELETE",
+        &server.url("/api/v1/tokens/lviv-duty"),
+        Some(&admin),
+        &[],
+        None,
+    );
+    assert_eq!(revoked.status, 200, "{:?}", revoked.body);
+    let after = start_alert(&server, &token, json!(27));
+    assert_eq!(
+        after.status, 401,
+        "refused the moment the revocation is answered"
+    );
+
+    // Revoked from another process on the same file: refused once that command returns.
+    let other = post(
+        &server.url("/api/v1/tokens"),
+        &admin,
+        &json!({ "name": "odesa-duty", "role": "issuer", "regions": [18] }),
+    );
+    let other = other.body["token"].as_str().expect("secret").to_string();
+    assert_eq!(start_alert(&server, &other, json!(18)).status, 201);
+    let offline = Command::new(BIN)
+        .args(["token", "revoke", "odesa-duty", "--db"])
+        .arg(&server.db)
+        .output()
+        .expect("revoke");
+    assert!(offline.status.success(), "{offline:?}");
+    assert_eq!(start_alert(&server, &other, json!(18)).status, 401);
+}

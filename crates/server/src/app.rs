@@ -53,6 +53,9 @@ impl App {
         let secret = bearer(headers).ok_or_else(|| {
             ApiError::unauthorized("this needs a token: send Authorization: Bearer <token>")
         })?;
+        if let Some((_, actor)) = self.store.authenticate_remembered(secret) {
+            return Ok(actor);
+        }
         let secret = secret.to_string();
         let found = self.read(move |s| s.authenticate(&secret)).await?;
         found

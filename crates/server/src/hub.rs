@@ -226,9 +226,15 @@ impl Hub {
     /// references thousands of subscribers touch is not.
     fn send(&self, frame: Frame) {
         if self.relaying.load(Ordering::Acquire) {
-            for inbox in &self.inboxes {
-                // A fan-out thread that has ended has no subscribers left to miss it.
-                let _ = inbox.send(Arc::new(frame.clone()));
+            for (inbox, ring) in self.inboxes.iter().zip(&self.rings) {
+                // A ring nobody reads is skipped: waking its thread for nothing costs a busy
+                // issuer API thousands of context switches a second. Someone subscribing right
+                // now reads the log position after subscribing, and that already counts this
+                // frame, so skipping it loses nothing.
+                if ring.receiver_count() > 0 {
+                    // A fan-out thread that has ended has no subscribers left to miss it.
+                    let _ = inbox.send(Arc::new(frame.clone()));
+                }
             }
         }
         // No receivers is not an error: nobody is listening yet.

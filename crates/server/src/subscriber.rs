@@ -381,7 +381,13 @@ impl ClientReader {
     }
 
     async fn next(&mut self, stream: &TcpStream) -> ClientSaid {
-        if stream.readable().await.is_err() {
+        // One waker slot in the socket's registration, replaced on every poll: unlike
+        // `readable()`, nothing is linked into a waiter list and unlinked again each time an
+        // event wakes the subscriber.
+        if std::future::poll_fn(|cx| stream.poll_read_ready(cx))
+            .await
+            .is_err()
+        {
             return ClientSaid::Goodbye;
         }
         let mut buf = [0u8; 256];

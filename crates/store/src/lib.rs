@@ -7,6 +7,7 @@ mod pool;
 pub mod queries;
 pub mod reports;
 mod schema;
+mod token_cache;
 pub mod tokens;
 mod writer;
 
@@ -21,6 +22,7 @@ use tryvoga_core::{Actor, Command, Origin, Registry, State};
 
 pub use history::{HistoricalAlert, ImportChunk, ImportReport};
 pub use queries::{AlertQuery, AuditRecord, StoredEvent};
+pub use token_cache::TOKEN_TRUST;
 pub use tokens::TokenInfo;
 pub use writer::{Accepted, AuditEntry, CommandError, NewToken, Publisher, Sealer};
 
@@ -84,6 +86,7 @@ struct Inner {
     requests: mpsc::Sender<Request>,
     state: Arc<RwLock<Arc<State>>>,
     readers: ReadPool,
+    tokens: token_cache::TokenCache,
     _lock: Option<File>,
 }
 
@@ -153,6 +156,7 @@ impl Store {
                 requests: tx,
                 state: shared,
                 readers: ReadPool::new(path.to_path_buf()),
+                tokens: token_cache::TokenCache::default(),
                 _lock: lock,
             }),
         })
@@ -232,7 +236,10 @@ impl Store {
             reply,
         })
         .await?;
-        rx.await.map_err(|_| StoreError::WriterGone)?
+        let revoked = rx.await.map_err(|_| StoreError::WriterGone)?;
+        // Committed (or failed): either way no token proven before it is trusted from memory.
+        self.inner.tokens.revoked();
+        revoked
     }
 
     /// Runs `f` on the writer's connection, in its own savepoint of the next batch; resolves
@@ -269,18 +276,35 @@ impl Store {
     }
 
     /// The token's powers, if it is a live token.
+    /// The live token with this secret and who it acts as. Blocks on a database read unless
+    /// the token was proven within the last second (see [`Store::authenticate_remembered`]).
     pub fn authenticate(&self, secret: &str) -> Result<Option<(TokenInfo, Actor)>, StoreError> {
         let hash = tokens::hash(secret);
+        if let Some(info) = self.inner.tokens.get(&hash) {
+            return Ok(Some(with_actor(info)));
+        }
+        let generation = self.inner.tokens.generation();
         let info = self.read(|c| queries::token_by_hash(c, &hash))?;
-        Ok(info.map(|t| {
-            let actor = Actor {
-                name: t.name.clone(),
-                role: t.role,
-                scope: t.regions.clone(),
-            };
-            (t, actor)
-        }))
+        if let Some(info) = &info {
+            self.inner.tokens.insert(hash, info.clone(), generation);
+        }
+        Ok(info.map(with_actor))
     }
+
+    /// As [`Store::authenticate`], from memory only: `None` means "ask the database", never
+    /// "unknown". Cheap enough to call on the request path without a blocking thread.
+    pub fn authenticate_remembered(&self, secret: &str) -> Option<(TokenInfo, Actor)> {
+        self.inner.tokens.get(&tokens::hash(secret)).map(with_actor)
+    }
+}
+
+fn with_actor(t: TokenInfo) -> (TokenInfo, Actor) {
+    let actor = Actor {
+        name: t.name.clone(),
+        role: t.role,
+        scope: t.regions.clone(),
+    };
+    (t, actor)
 }
 
 /// Holds an exclusive lock beside the database for as long as the store lives, so that two
