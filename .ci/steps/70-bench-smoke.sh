@@ -20,6 +20,12 @@ bench="${CARGO_TARGET_DIR:-target}/release/tryvoga-bench"
 
 timeout 300 "$bench" fanout --subscribers 500 --targets tryvoga-sse,tryvoga-ws,nats --events 3 ||
   fail "fanout smoke failed"
+# Sustained publishing: every marked event must reach every subscriber at the asked rate.
+sustained=$(timeout 300 "$bench" sustained --target tryvoga-sse --subscribers 500 --rate 50 --seconds 6) ||
+  fail "sustained smoke failed"
+echo "$sustained" | tail -4
+echo "$sustained" | grep -q "missing deliveries 0;" || fail "sustained smoke: deliveries missing"
+echo "$sustained" | grep -q "rate held: true" || fail "sustained smoke: the rate did not hold"
 timeout 120 "$bench" commands --seconds 3 --fsync-seconds 1 || fail "commands smoke failed"
 timeout 180 "$bench" http --duration 3 || fail "http smoke failed"
 echo "70-bench-smoke: ok"

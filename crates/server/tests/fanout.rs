@@ -95,15 +95,17 @@ fn read_ids(reader: &mut BufReader<TcpStream>, until: u64, progress: &AtomicU64)
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stalled_subscriber_is_cut_loose_and_nobody_waits_for_it() {
+/// A server on a fresh database and a free loopback port, serving until the test ends.
+async fn serve(
+    options: tryvoga_server::Options,
+) -> (
+    tempfile::TempDir,
+    tryvoga_server::SharedApp,
+    std::net::SocketAddr,
+) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let app = tryvoga_server::open(
-        &dir.path().join("t.db"),
-        Registry::embedded(),
-        tryvoga_server::Options::default(),
-    )
-    .expect("open");
+    let app = tryvoga_server::open(&dir.path().join("t.db"), Registry::embedded(), options)
+        .expect("open");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -113,6 +115,12 @@ async fn a_stalled_subscriber_is_cut_loose_and_nobody_waits_for_it() {
         app.clone(),
         std::future::pending(),
     ));
+    (dir, app, addr)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_subscriber_is_cut_loose_and_nobody_waits_for_it() {
+    let (_dir, app, addr) = serve(tryvoga_server::Options::default()).await;
 
     let total = 2 * RING as u64;
     let prompt_progress = Arc::new(AtomicU64::new(0));
@@ -165,25 +173,11 @@ async fn a_stalled_subscriber_is_cut_loose_and_nobody_waits_for_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscribers_that_fall_behind_catch_up_in_order_on_every_fanout_thread() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let app = tryvoga_server::open(
-        &dir.path().join("t.db"),
-        Registry::embedded(),
-        tryvoga_server::Options {
-            fanout_threads: 3,
-            ..Default::default()
-        },
-    )
-    .expect("open");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(tryvoga_server::serve(
-        listener,
-        app.clone(),
-        std::future::pending(),
-    ));
+    let (_dir, app, addr) = serve(tryvoga_server::Options {
+        fanout_threads: 3,
+        ..Default::default()
+    })
+    .await;
 
     // Far more than the socket buffers hold (1 KB each), well inside the ring: a paused
     // reader's frames pile up, go out in batches that the socket takes only in part, and must
