@@ -37,43 +37,29 @@ impl Fanout {
             .ok_or_else(|| io::Error::other("this hub's fan-out threads are already running"))?;
         let mut threads = Vec::with_capacity(relays.len());
         for (index, relay) in relays.into_iter().enumerate() {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            let (sender, mut arrivals) = mpsc::unbounded_channel::<Handoff>();
+            let (sender, arrivals) = mpsc::unbounded_channel::<Handoff>();
+            let (started_tx, started) = std::sync::mpsc::sync_channel::<io::Result<()>>(1);
             std::thread::Builder::new()
                 .name(format!("tryvoga-fanout-{index}"))
+                // The runtime is made, run and dropped on its own thread: never inside the
+                // caller's async context, where dropping a runtime is not allowed.
                 .spawn(move || {
-                    runtime.block_on(async move {
-                        let Relay { mut inbox, ring } = relay;
-                        tokio::spawn(async move {
-                            while let Some(frame) = inbox.recv().await {
-                                // No receivers is not an error: nobody is listening yet.
-                                let _ = ring.send(frame);
-                            }
-                        });
-                        while let Some(handoff) = arrivals.recv().await {
-                            match tokio::net::TcpStream::from_std(handoff.stream) {
-                                Ok(stream) => {
-                                    tokio::spawn(
-                                        Subscriber {
-                                            app: handoff.app,
-                                            stream,
-                                            rx: handoff.rx,
-                                            filter: handoff.filter,
-                                            position: handoff.position,
-                                            wire: handoff.wire,
-                                        }
-                                        .run(),
-                                    );
-                                }
-                                Err(e) => {
-                                    tracing::warn!(error = %e, "a subscriber's socket could not be registered");
-                                }
-                            }
+                    match tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    {
+                        Ok(runtime) => {
+                            let _ = started_tx.send(Ok(()));
+                            runtime.block_on(run(relay, arrivals));
                         }
-                    });
+                        Err(e) => {
+                            let _ = started_tx.send(Err(e));
+                        }
+                    }
                 })?;
+            started
+                .recv()
+                .map_err(|_| io::Error::other("a fan-out thread ended before it started"))??;
             threads.push(sender);
         }
         Ok(Fanout { threads })
@@ -84,6 +70,38 @@ impl Fanout {
     pub fn hand_over(&self, ring: usize, handoff: Handoff) {
         if let Some(thread) = self.threads.get(ring % self.threads.len().max(1)) {
             let _ = thread.send(handoff);
+        }
+    }
+}
+
+/// A fan-out thread's work: relay its inbox into its ring, and run every subscriber handed to
+/// it, until the [`Fanout`] is dropped.
+async fn run(relay: Relay, mut arrivals: mpsc::UnboundedReceiver<Handoff>) {
+    let Relay { mut inbox, ring } = relay;
+    tokio::spawn(async move {
+        while let Some(frame) = inbox.recv().await {
+            // No receivers is not an error: nobody is listening yet.
+            let _ = ring.send(frame);
+        }
+    });
+    while let Some(handoff) = arrivals.recv().await {
+        match tokio::net::TcpStream::from_std(handoff.stream) {
+            Ok(stream) => {
+                tokio::spawn(
+                    Subscriber {
+                        app: handoff.app,
+                        stream,
+                        rx: handoff.rx,
+                        filter: handoff.filter,
+                        position: handoff.position,
+                        wire: handoff.wire,
+                    }
+                    .run(),
+                );
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "a subscriber's socket could not be registered");
+            }
         }
     }
 }

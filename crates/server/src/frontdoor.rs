@@ -67,10 +67,16 @@ pub async fn serve(
             }
         };
         let _ = stream.set_nodelay(true);
-        let (app, router, fanout) = (app.clone(), router.clone(), fanout.clone());
+        // Weak: a keep-alive connection outliving `serve` must not keep the fan-out threads
+        // (and every subscriber on them) alive.
+        let (app, router, fanout) = (
+            app.clone(),
+            router.clone(),
+            std::sync::Arc::downgrade(&fanout),
+        );
         tokio::spawn(async move {
             match classify(&stream).await {
-                Some(wire) => Box::pin(stream_request(stream, app, wire, &fanout)).await,
+                Some(wire) => Box::pin(stream_request(stream, app, wire, fanout)).await,
                 None => Box::pin(serve_http(stream, peer, router)).await,
             }
         });
@@ -263,10 +269,7 @@ async fn open(stream: &mut TcpStream, app: &SharedApp, wire: Wire) -> Result<Ope
     };
     // Subscribe before reading the position, so nothing committed in between is missed.
     let (ring, rx) = app.hub.subscribe_next();
-    let position = query
-        .after
-        .or(last_event_id)
-        .unwrap_or_else(|| app.hub.last_seq());
+    let position = crate::hub::start_position(query.after.or(last_event_id), app.hub.last_seq());
     stream
         .write_all(answer.as_bytes())
         .await
@@ -275,10 +278,17 @@ async fn open(stream: &mut TcpStream, app: &SharedApp, wire: Wire) -> Result<Ope
 }
 
 /// Answers a stream request's handshake here, then moves the subscriber to its fan-out thread.
-async fn stream_request(mut stream: TcpStream, app: SharedApp, wire: Wire, fanout: &Fanout) {
+async fn stream_request(
+    mut stream: TcpStream,
+    app: SharedApp,
+    wire: Wire,
+    fanout: std::sync::Weak<Fanout>,
+) {
     match open(&mut stream, &app, wire).await {
-        Ok((filter, position, ring, rx)) => match stream.into_std() {
-            Ok(stream) => fanout.hand_over(
+        Ok((filter, position, ring, rx)) => match (fanout.upgrade(), stream.into_std()) {
+            // The server has stopped: dropping the socket closes the stream.
+            (None, _) => {}
+            (Some(fanout), Ok(stream)) => fanout.hand_over(
                 ring,
                 Handoff {
                     app,
@@ -289,7 +299,9 @@ async fn stream_request(mut stream: TcpStream, app: SharedApp, wire: Wire, fanou
                     wire,
                 },
             ),
-            Err(e) => tracing::warn!(error = %e, "a subscriber's socket could not be moved"),
+            (Some(_), Err(e)) => {
+                tracing::warn!(error = %e, "a subscriber's socket could not be moved");
+            }
         },
         Err(e) => respond_error(&mut stream, &e).await,
     }

@@ -273,6 +273,14 @@ impl Hub {
     }
 }
 
+/// Where a subscriber starts following: after the position it asked for (`?after=` or
+/// `Last-Event-ID`), or from now. A position beyond the log (an id from a database that has
+/// since been replaced) starts from now too; otherwise every event until the log caught up
+/// with that number would be passed over as already sent.
+pub fn start_position(asked: Option<u64>, last_seq: u64) -> u64 {
+    asked.map_or(last_seq, |after| after.min(last_seq))
+}
+
 /// Whether an event records the past (an import) rather than announcing a change now.
 pub fn is_history(event: &Event) -> bool {
     event

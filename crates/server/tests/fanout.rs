@@ -47,6 +47,14 @@ fn event(seq: u64) -> Event {
 
 /// Opens a stream and returns the reader positioned after the response head and hello.
 fn open_stream(addr: std::net::SocketAddr, small_buffer: bool) -> BufReader<TcpStream> {
+    open_stream_at(addr, small_buffer, "/api/v1/stream")
+}
+
+fn open_stream_at(
+    addr: std::net::SocketAddr,
+    small_buffer: bool,
+    path: &str,
+) -> BufReader<TcpStream> {
     let socket =
         socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
     if small_buffer {
@@ -55,7 +63,7 @@ fn open_stream(addr: std::net::SocketAddr, small_buffer: bool) -> BufReader<TcpS
     socket.connect(&addr.into()).expect("connect");
     let mut stream: TcpStream = socket.into();
     stream
-        .write_all(b"GET /api/v1/stream HTTP/1.1\r\nHost: x\r\n\r\n")
+        .write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
         .expect("request");
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
@@ -222,4 +230,23 @@ async fn subscribers_that_fall_behind_catch_up_in_order_on_every_fanout_thread()
         0,
         "nobody was dropped"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_resuming_past_the_end_of_the_log_gets_what_comes_next() {
+    let (_dir, app, addr) = serve(tryvoga_server::Options::default()).await;
+    let ids = tokio::task::spawn_blocking({
+        let app = app.clone();
+        move || {
+            // An id from a database that has since been replaced: far beyond this log.
+            let mut stream = open_stream_at(addr, false, "/api/v1/stream?after=5000");
+            std::thread::sleep(Duration::from_millis(200));
+            app.hub.publish(&[event(1)]);
+            app.hub.publish(&[event(2)]);
+            read_ids(&mut stream, 2, &AtomicU64::new(0))
+        }
+    })
+    .await
+    .expect("client");
+    assert_eq!(ids, vec![1, 2], "not passed over as if already sent");
 }

@@ -86,7 +86,7 @@ struct Inner {
     requests: mpsc::Sender<Request>,
     state: Arc<RwLock<Arc<State>>>,
     readers: ReadPool,
-    tokens: token_cache::TokenCache,
+    tokens: Arc<token_cache::TokenCache>,
     _lock: Option<File>,
 }
 
@@ -135,7 +135,9 @@ impl Store {
         let state = Arc::new(state);
         let shared = Arc::new(RwLock::new(Arc::clone(&state)));
         let (tx, rx) = mpsc::channel(QUEUE);
+        let tokens = Arc::new(token_cache::TokenCache::default());
         let writer = Writer {
+            tokens: Arc::clone(&tokens),
             conn,
             state,
             shared: Arc::clone(&shared),
@@ -156,7 +158,7 @@ impl Store {
                 requests: tx,
                 state: shared,
                 readers: ReadPool::new(path.to_path_buf()),
-                tokens: token_cache::TokenCache::default(),
+                tokens,
                 _lock: lock,
             }),
         })
@@ -236,10 +238,8 @@ impl Store {
             reply,
         })
         .await?;
-        let revoked = rx.await.map_err(|_| StoreError::WriterGone)?;
-        // Committed (or failed): either way no token proven before it is trusted from memory.
-        self.inner.tokens.revoked();
-        revoked
+        // The writer forgets every remembered token once the revocation is committed.
+        rx.await.map_err(|_| StoreError::WriterGone)?
     }
 
     /// Runs `f` on the writer's connection, in its own savepoint of the next batch; resolves
@@ -275,7 +275,6 @@ impl Store {
         self.inner.readers.with(f)
     }
 
-    /// The token's powers, if it is a live token.
     /// The live token with this secret and who it acts as. Blocks on a database read unless
     /// the token was proven within the last second (see [`Store::authenticate_remembered`]).
     pub fn authenticate(&self, secret: &str) -> Result<Option<(TokenInfo, Actor)>, StoreError> {
@@ -284,9 +283,12 @@ impl Store {
             return Ok(Some(with_actor(info)));
         }
         let generation = self.inner.tokens.generation();
+        let read_at = std::time::Instant::now();
         let info = self.read(|c| queries::token_by_hash(c, &hash))?;
         if let Some(info) = &info {
-            self.inner.tokens.insert(hash, info.clone(), generation);
+            self.inner
+                .tokens
+                .insert(hash, info.clone(), generation, read_at);
         }
         Ok(info.map(with_actor))
     }

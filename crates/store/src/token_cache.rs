@@ -36,9 +36,10 @@ impl TokenCache {
         self.generation.load(Ordering::Acquire)
     }
 
-    /// Remembers a token the database just proved, unless a revocation happened since the
-    /// lookup began (`seen` is the generation taken before it).
-    pub(crate) fn insert(&self, hash: String, info: TokenInfo, seen: u64) {
+    /// Remembers a token the database proved at `read_at` (taken before the read, so that it
+    /// is trusted no longer than a second after the database said so), unless a revocation
+    /// happened since the lookup began (`seen` is the generation taken before it).
+    pub(crate) fn insert(&self, hash: String, info: TokenInfo, seen: u64, read_at: Instant) {
         let Ok(mut entries) = self.entries.lock() else {
             return;
         };
@@ -49,10 +50,11 @@ impl TokenCache {
         if entries.len() >= CAPACITY {
             entries.clear();
         }
-        entries.insert(hash, (Instant::now(), info));
+        entries.insert(hash, (read_at, info));
     }
 
-    /// Forgets every token: called once a revocation is committed.
+    /// Forgets every token: called by the writer once a revocation is committed, before it
+    /// answers (and whether or not anyone still waits for the answer).
     pub(crate) fn revoked(&self) {
         let mut entries = match self.entries.lock() {
             Ok(e) => e,
@@ -84,9 +86,9 @@ mod tests {
         let cache = TokenCache::default();
         let seen = cache.generation();
         cache.revoked();
-        cache.insert("h".into(), info(), seen);
+        cache.insert("h".into(), info(), seen, Instant::now());
         assert!(cache.get("h").is_none());
-        cache.insert("h".into(), info(), cache.generation());
+        cache.insert("h".into(), info(), cache.generation(), Instant::now());
         assert_eq!(cache.get("h").map(|i| i.name), Some("kyiv".into()));
         cache.revoked();
         assert!(cache.get("h").is_none(), "a revocation forgets every token");
@@ -97,7 +99,20 @@ mod tests {
         let cache = TokenCache::default();
         let mut revoked = info();
         revoked.revoked_at = Some(chrono::Utc::now());
-        cache.insert("h".into(), revoked, cache.generation());
+        cache.insert("h".into(), revoked, cache.generation(), Instant::now());
         assert!(cache.get("h").is_none());
+    }
+
+    #[test]
+    fn trust_runs_from_the_database_read_not_from_the_insert() {
+        let cache = TokenCache::default();
+        let long_ago = Instant::now()
+            .checked_sub(TOKEN_TRUST)
+            .expect("the clock has run for a second");
+        cache.insert("h".into(), info(), cache.generation(), long_ago);
+        assert!(
+            cache.get("h").is_none(),
+            "read a second ago: no longer trusted"
+        );
     }
 }

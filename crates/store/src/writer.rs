@@ -105,6 +105,8 @@ pub(crate) struct Writer {
     pub registry: &'static Registry,
     pub publish: Publisher,
     pub sealer: Option<Sealer>,
+    /// Tokens the server remembers; forgotten after a revocation commits.
+    pub tokens: Arc<crate::token_cache::TokenCache>,
 }
 
 /// A reply waiting for its transaction to commit.
@@ -173,6 +175,13 @@ impl Writer {
                 reply_error(p, &e);
             }
             return;
+        }
+        if pending
+            .iter()
+            .any(|p| matches!(p, Pending::Revoke(_, Ok(true))))
+        {
+            // Before anyone hears of it, and even if the revoking request has gone away.
+            self.tokens.revoked();
         }
         self.state = Arc::new(working);
         if let Ok(mut shared) = self.shared.write() {

@@ -191,10 +191,8 @@ pub async fn stream(
     let filter = parse_filter(&app, q.regions.as_deref(), q.types.as_deref())?;
     // Subscribe before reading the position, so nothing committed in between is missed.
     let rx = app.hub.subscribe();
-    let position = match (q.after, last_event_id(&headers)?) {
-        (Some(a), _) | (None, Some(a)) => a,
-        (None, None) => app.hub.last_seq(),
-    };
+    let asked = q.after.or(last_event_id(&headers)?);
+    let position = crate::hub::start_position(asked, app.hub.last_seq());
     app.hub.subscribers.fetch_add(1, Ordering::Relaxed);
     let mut heartbeat = interval_at(Instant::now() + HEARTBEAT, HEARTBEAT);
     heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
