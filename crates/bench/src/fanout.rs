@@ -40,6 +40,11 @@ pub struct FanoutArgs {
     /// The tryvoga binary (default: beside this one).
     #[arg(long)]
     tryvoga: Option<PathBuf>,
+    /// Run every target this many times, in turn (target 1, 2, ..., then again): the machine
+    /// is shared, and a burst of other work lands on whichever target is running. The table
+    /// then shows each target's run with the median last delivery.
+    #[arg(long, default_value_t = 1)]
+    rounds: usize,
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -243,21 +248,42 @@ pub fn run(args: FanoutArgs) -> Result<()> {
         me: &me,
     };
     let tty = std::io::stderr().is_terminal();
-    let mut results = Vec::new();
-    for &t in &targets {
-        if tty {
-            eprintln!("{}: {} subscribers ...", t.name(), args.subscribers);
+    let rounds = args.rounds.max(1);
+    let mut runs: Vec<Vec<TargetResult>> = (0..targets.len()).map(|_| Vec::new()).collect();
+    for round in 0..rounds {
+        for (i, &t) in targets.iter().enumerate() {
+            if tty {
+                eprintln!(
+                    "{}: {} subscribers (round {} of {rounds}) ...",
+                    t.name(),
+                    args.subscribers,
+                    round + 1
+                );
+            }
+            let r = run_target(&args, t, &opts).with_context(|| t.name())?;
+            runs[i].push(r);
         }
-        let r = run_target(&args, t, &opts).with_context(|| t.name())?;
-        results.push(r);
     }
+    let per_round = per_round_ratios(&runs);
+    let results: Vec<TargetResult> = runs.into_iter().filter_map(median_run).collect();
     if args.json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&serde_json::json!({ "results": results }))?
+            serde_json::to_string_pretty(&serde_json::json!({
+                "rounds": rounds,
+                "results": results,
+                "last_delivery_ratios_per_round": per_round,
+            }))?
         );
     } else {
         print_table(&results);
+        if rounds > 1 {
+            println!("last delivery per round, ours / peer:");
+            for (pair, ratios) in &per_round {
+                let shown: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
+                println!("  {pair}: {}", shown.join(" "));
+            }
+        }
     }
     for r in results
         .iter()
@@ -278,6 +304,40 @@ pub fn run(args: FanoutArgs) -> Result<()> {
         bail!("not every tryvoga subscriber connected or got every message: {ours_incomplete:?}");
     }
     Ok(())
+}
+
+/// A target's run with the median time to the last delivery.
+fn median_run(mut runs: Vec<TargetResult>) -> Option<TargetResult> {
+    runs.sort_by(|a, b| a.latency.mean_last_ms.total_cmp(&b.latency.mean_last_ms));
+    let middle = runs.len().checked_sub(1)? / 2;
+    Some(runs.swap_remove(middle))
+}
+
+/// For each of ours against each peer, the last-delivery ratio of every round.
+fn per_round_ratios(runs: &[Vec<TargetResult>]) -> Vec<(String, Vec<f64>)> {
+    let ours = runs.iter().filter(|r| r.first().is_some_and(is_ours));
+    let mut out = Vec::new();
+    for our in ours {
+        for peer in runs
+            .iter()
+            .filter(|r| r.first().is_some_and(|p| !is_ours(p)))
+        {
+            let (Some(a), Some(b)) = (our.first(), peer.first()) else {
+                continue;
+            };
+            let ratios = our
+                .iter()
+                .zip(peer)
+                .map(|(o, p)| o.latency.mean_last_ms / p.latency.mean_last_ms.max(1e-9))
+                .collect();
+            out.push((format!("{} / {}", a.target, b.target), ratios));
+        }
+    }
+    out
+}
+
+fn is_ours(r: &TargetResult) -> bool {
+    r.target.starts_with("tryvoga")
 }
 
 fn print_table(results: &[TargetResult]) {
