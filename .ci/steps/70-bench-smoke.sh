@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # A bounded smoke of the benchmark harness (crates/bench), so that it does not rot: release
 # binaries, then the fan-out benchmark with 500 subscribers on tryvoga (SSE and WebSocket) and
-# nats-server, 3 s of durable commands beside the disk's fsync rate, and 3 s of wrk per
-# endpoint on tryvoga and on nginx serving the same bytes. Figures are not judged here, only
+# nats-server (two rounds each), 3 s of durable commands beside the disk's fsync rate, and 3 s
+# of wrk per endpoint on tryvoga and on nginx serving the same bytes. Figures are not judged here, only
 # that every run completes (every subscriber connected and got every event, no command
 # refused, no HTTP error). The full-size runs and their results are in BENCHMARKS.md.
 set -euo pipefail
@@ -18,7 +18,7 @@ done
 cargo build --release --locked -p tryvoga -p tryvoga-bench
 bench="${CARGO_TARGET_DIR:-target}/release/tryvoga-bench"
 
-timeout 300 "$bench" fanout --subscribers 500 --targets tryvoga-sse,tryvoga-ws,nats --events 3 ||
+timeout 300 "$bench" fanout --subscribers 500 --targets tryvoga-sse,tryvoga-ws,nats --events 3 --rounds 2 ||
   fail "fanout smoke failed"
 # Sustained publishing: every marked event must reach every subscriber at the asked rate.
 sustained=$(timeout 300 "$bench" sustained --target tryvoga-sse --subscribers 500 --rate 50 --seconds 6) ||
