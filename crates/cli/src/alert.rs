@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 use tryvoga_core::{Actor, AlertId, AlertLevel, AlertStatus, AlertType, Command, Registry, Role};
 use tryvoga_store::{Access, CommandError, Store};
 
+use crate::offline::RecordKey;
 use crate::output::{ALERT_HEADER, alert_rows, print_json, stdout_is_terminal, table};
 use crate::{Place, Target};
 
@@ -31,12 +32,16 @@ pub enum AlertCommand {
         idempotency_key: Option<String>,
         #[command(flatten)]
         target: Target,
+        #[command(flatten)]
+        key: RecordKey,
     },
     /// End an alert normally.
     End {
         id: u64,
         #[command(flatten)]
         target: Target,
+        #[command(flatten)]
+        key: RecordKey,
     },
     /// Cancel an alert as a false alarm; it stays in the record, flagged.
     Cancel {
@@ -45,6 +50,8 @@ pub enum AlertCommand {
         reason: String,
         #[command(flatten)]
         target: Target,
+        #[command(flatten)]
+        key: RecordKey,
     },
     /// List the active alerts.
     List {
@@ -62,16 +69,16 @@ fn offline_actor() -> Actor {
     }
 }
 
-fn offline(db: &std::path::Path, command: Command, key: Option<String>) -> Result<Value> {
-    let store = Store::open(
-        db,
-        Registry::embedded(),
-        Access::Exclusive,
-        Box::new(|_, _| {}),
-    )?;
+fn offline(
+    db: &std::path::Path,
+    record_key: &RecordKey,
+    command: Command,
+    idempotency_key: Option<String>,
+) -> Result<Value> {
+    let store = crate::offline::open(db, record_key)?;
     let rt = crate::runtime()?;
     let accepted = rt
-        .block_on(store.command(offline_actor(), command, key))
+        .block_on(store.command(offline_actor(), command, idempotency_key))
         .map_err(|e| match e {
             CommandError::Refused(r) => anyhow!("{}: {r}", r.code()),
             other => anyhow!(other),
@@ -110,6 +117,7 @@ pub fn run(cmd: AlertCommand) -> Result<()> {
             note,
             idempotency_key,
             target,
+            key,
         } => {
             let alert = match target.place()? {
                 Place::Server(client) => {
@@ -139,23 +147,28 @@ pub fn run(cmd: AlertCommand) -> Result<()> {
                         status: status.parse::<AlertStatus>()?,
                         note,
                     };
-                    offline(&db, command, idempotency_key)?
+                    offline(&db, &key, command, idempotency_key)?
                 }
             };
             show_alert(&alert, target.json, "Started");
             Ok(())
         }
-        AlertCommand::End { id, target } => {
+        AlertCommand::End { id, target, key } => {
             let alert = match target.place()? {
                 Place::Server(client) => {
                     client.post(&format!("/api/v1/alerts/{id}/end"), &json!({}), None)?
                 }
-                Place::File(db) => offline(&db, Command::EndAlert { id: AlertId(id) }, None)?,
+                Place::File(db) => offline(&db, &key, Command::EndAlert { id: AlertId(id) }, None)?,
             };
             show_alert(&alert, target.json, "Ended");
             Ok(())
         }
-        AlertCommand::Cancel { id, reason, target } => {
+        AlertCommand::Cancel {
+            id,
+            reason,
+            target,
+            key,
+        } => {
             let alert = match target.place()? {
                 Place::Server(client) => client.post(
                     &format!("/api/v1/alerts/{id}/cancel"),
@@ -164,6 +177,7 @@ pub fn run(cmd: AlertCommand) -> Result<()> {
                 )?,
                 Place::File(db) => offline(
                     &db,
+                    &key,
                     Command::CancelAlert {
                         id: AlertId(id),
                         reason,

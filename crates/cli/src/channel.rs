@@ -24,7 +24,7 @@ use tryvoga_ingest::channel::{
     Interval, MatchReport, Message, RecordInterval, Unmatched, compare_with_record,
     rebuild_intervals,
 };
-use tryvoga_store::{Access, HistoricalAlert, Store, StoreError};
+use tryvoga_store::{HistoricalAlert, StoreError};
 
 use crate::output::{kyiv_time, print_json};
 
@@ -36,6 +36,7 @@ const TOLERANCE_S: i64 = 60;
 pub struct ChannelArgs {
     pub file: PathBuf,
     pub db: PathBuf,
+    pub key: crate::offline::RecordKey,
     pub compare: Option<PathBuf>,
     pub json: bool,
 }
@@ -316,16 +317,14 @@ pub fn run(args: ChannelArgs) -> Result<()> {
         })
         .transpose()?;
 
-    let store = Store::open(&args.db, registry, Access::Exclusive, Box::new(|_, _| {})).map_err(
-        |e| match e {
-            StoreError::Busy(path) => anyhow!(
-                "{} is in use by a running server; stop it first: an import writes the \
+    let store = crate::offline::open(&args.db, &args.key).map_err(|e| match e {
+        StoreError::Busy(path) => anyhow!(
+            "{} is in use by a running server; stop it first: an import writes the \
                  database file directly",
-                path.display()
-            ),
-            other => anyhow!(other).context(format!("opening {}", args.db.display())),
-        },
-    )?;
+            path.display()
+        ),
+        other => anyhow!(other).context(format!("opening {}", args.db.display())),
+    })?;
     let data = Dataset {
         file: file.clone(),
         source: SOURCE.into(),

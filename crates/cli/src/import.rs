@@ -12,8 +12,9 @@ use serde_json::json;
 use tryvoga_core::Registry;
 use tryvoga_history::import::line_ranges;
 use tryvoga_history::{ImportSummary, read_sirens};
-use tryvoga_store::{Access, Store, StoreError};
+use tryvoga_store::StoreError;
 
+use crate::offline::RecordKey;
 use crate::output::{print_json, stdout_is_terminal};
 
 #[derive(Subcommand)]
@@ -26,6 +27,8 @@ pub enum ImportCommand {
         /// The database file; created if missing. A server must not be running on it.
         #[arg(long, default_value = "./tryvoga.db", env = "TRYVOGA_DB")]
         db: PathBuf,
+        #[command(flatten)]
+        key: RecordKey,
         /// Print the summary as JSON.
         #[arg(long)]
         json: bool,
@@ -37,6 +40,8 @@ pub enum ImportCommand {
         /// The database file; created if missing. A server must not be running on it.
         #[arg(long, default_value = "./tryvoga.db", env = "TRYVOGA_DB")]
         db: PathBuf,
+        #[command(flatten)]
+        key: RecordKey,
         /// Check the rebuilt intervals against an official record (official_data_en.csv).
         #[arg(long)]
         compare: Option<PathBuf>,
@@ -48,15 +53,22 @@ pub enum ImportCommand {
 
 pub fn run(cmd: ImportCommand) -> Result<()> {
     match cmd {
-        ImportCommand::Sirens { file, db, json } => sirens(&file, &db, json),
+        ImportCommand::Sirens {
+            file,
+            db,
+            key,
+            json,
+        } => sirens(&file, &db, &key, json),
         ImportCommand::Channel {
             file,
             db,
+            key,
             compare,
             json,
         } => crate::channel::run(crate::channel::ChannelArgs {
             file,
             db,
+            key,
             compare,
             json,
         }),
@@ -77,7 +89,7 @@ fn bar(len: u64, what: &str) -> ProgressBar {
     bar
 }
 
-fn sirens(file: &std::path::Path, db: &std::path::Path, json: bool) -> Result<()> {
+fn sirens(file: &std::path::Path, db: &std::path::Path, key: &RecordKey, json: bool) -> Result<()> {
     let started = Instant::now();
     let size = std::fs::metadata(file)
         .with_context(|| format!("{}", file.display()))?
@@ -88,13 +100,7 @@ fn sirens(file: &std::path::Path, db: &std::path::Path, json: bool) -> Result<()
     })?;
     reading.finish_and_clear();
 
-    let store = Store::open(
-        db,
-        Registry::embedded(),
-        Access::Exclusive,
-        Box::new(|_, _| {}),
-    )
-    .map_err(|e| match e {
+    let store = crate::offline::open(db, key).map_err(|e| match e {
         StoreError::Busy(path) => anyhow!(
             "{} is in use by a running server; stop it first: an import writes the \
                  database file directly",

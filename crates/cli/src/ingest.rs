@@ -15,10 +15,9 @@ use anyhow::{Context, Result, anyhow};
 use chrono::Utc;
 use clap::{Args, Subcommand};
 use serde_json::Value;
-use tryvoga_core::{Actor, Command, Registry, Role};
+use tryvoga_core::{Actor, Command, Role};
 use tryvoga_ingest::model::{AttackReport, Extraction, Threat};
 use tryvoga_ingest::{Gazetteer, Kind, Options, UnknownKind, read_documents, record};
-use tryvoga_store::{Access, Store};
 
 use crate::client::Client;
 use crate::output::kyiv_time;
@@ -46,6 +45,8 @@ pub struct TextArgs {
     /// Record the reports and threats in this database file (wins over --server).
     #[arg(long)]
     db: Option<PathBuf>,
+    #[command(flatten)]
+    key: crate::offline::RecordKey,
     /// Record the reports and threats through this running server.
     #[arg(long, env = "TRYVOGA_SERVER")]
     server: Option<String>,
@@ -99,7 +100,7 @@ fn text(args: TextArgs) -> Result<()> {
         emit(&summary(&ex))?;
     }
     let outcomes = match (&args.db, &args.server) {
-        (Some(db), _) => record_offline(db, &ex)?,
+        (Some(db), _) => record_offline(db, &args.key, &ex)?,
         (None, Some(url)) => {
             let token = args.token.clone().ok_or_else(|| {
                 anyhow!("--server needs an admin or issuer token: --token T (or TRYVOGA_TOKEN)")
@@ -200,7 +201,11 @@ fn threat_command(t: &Threat) -> Result<Command> {
     })
 }
 
-fn record_offline(db: &std::path::Path, ex: &Extraction) -> Result<Vec<Outcome>> {
+fn record_offline(
+    db: &std::path::Path,
+    key: &crate::offline::RecordKey,
+    ex: &Extraction,
+) -> Result<Vec<Outcome>> {
     let commands = ex
         .reports
         .iter()
@@ -211,13 +216,8 @@ fn record_offline(db: &std::path::Path, ex: &Extraction) -> Result<Vec<Outcome>>
                 .map(|t| threat_command(t).map(|c| ("threat.reported", c))),
         )
         .collect::<Result<Vec<_>>>()?;
-    let store = Store::open(
-        db,
-        Registry::embedded(),
-        Access::Exclusive,
-        Box::new(|_, _| {}),
-    )
-    .with_context(|| format!("opening {}", db.display()))?;
+    let store =
+        crate::offline::open(db, key).with_context(|| format!("opening {}", db.display()))?;
     let actor = Actor {
         name: "cli:ingest".into(),
         role: Role::Admin,

@@ -7,6 +7,7 @@ mod client;
 mod import;
 mod ingest;
 mod nights;
+mod offline;
 mod output;
 mod outputs;
 mod replay;

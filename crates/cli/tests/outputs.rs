@@ -126,6 +126,73 @@ fn every_event_is_signed_and_a_tampered_one_fails_verification() {
     assert!(ok);
 }
 
+/// Runs `tryvoga` with `args`; its stdout, trimmed, or the failure with its stderr.
+fn tryvoga(args: &[&str]) -> String {
+    let out = Command::new(BIN)
+        .args(args)
+        .env_remove("TRYVOGA_SIGNING_KEY")
+        .output()
+        .expect("run tryvoga");
+    assert!(
+        out.status.success(),
+        "tryvoga {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn events_written_with_no_server_are_signed_with_the_records_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    let db_arg = db.to_str().unwrap();
+    // Before any server has run: the command makes the record's key, as serve would.
+    let id = tryvoga(&["alert", "start", "--region", "Kyiv", "--db", db_arg]);
+    tryvoga(&["alert", "end", &id, "--db", db_arg]);
+    let server = Server::start(&db);
+    let admin = server.admin.clone().expect("admin token");
+    start_alert(&server, &admin, "Odesa oblast");
+
+    let log = dir.path().join("events.json");
+    std::fs::write(&log, text(&server.url("/api/v1/events?after=0"))).unwrap();
+    let (ok, out) = verify(&["--server", &server.base], &log);
+    assert!(ok, "offline and served events verify alike: {out}");
+    assert!(out.contains("verified 3 events"), "{out}");
+    drop(server);
+
+    // A record whose server keeps its key elsewhere: the command is told where.
+    let key = dir.path().join("elsewhere.pem");
+    let key_arg = key.to_str().unwrap();
+    let db2 = dir.path().join("t2.db");
+    let db2_arg = db2.to_str().unwrap();
+    let sig_args = ["--signing-key", key_arg];
+    let started = [
+        &["alert", "start", "--region", "Lviv oblast", "--db", db2_arg][..],
+        &sig_args,
+    ]
+    .concat();
+    let id = tryvoga(&started);
+    let cancelled = [
+        &[
+            "alert", "cancel", &id, "--reason", "a drill", "--db", db2_arg,
+        ][..],
+        &sig_args,
+    ]
+    .concat();
+    tryvoga(&cancelled);
+    assert!(key.exists(), "the key is made where the record keeps it");
+    assert!(
+        !tryvoga_server::signing::key_path(&db2).exists(),
+        "no second key beside the database"
+    );
+    let server = Server::start_with(&db2, &sig_args);
+    let log = dir.path().join("events2.json");
+    std::fs::write(&log, text(&server.url("/api/v1/events?after=0"))).unwrap();
+    let (ok, out) = verify(&["--server", &server.base], &log);
+    assert!(ok, "{out}");
+    assert!(out.contains("verified 2 events"), "{out}");
+}
+
 fn ws_connect(url: &str) -> tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<TcpStream>> {
     let (mut socket, _) = tungstenite::connect(url).expect("WebSocket connects");
     if let tungstenite::stream::MaybeTlsStream::Plain(s) = socket.get_mut() {

@@ -106,6 +106,26 @@ pub fn open_with(
     }))
 }
 
+/// Opens the record at `db` to write it directly, with no server (a command given `--db`):
+/// the database to itself, and every event signed with the record's key as `serve` signs it,
+/// so that the log verifies whichever way an event entered it. `signing_key` is where `serve`
+/// keeps the key when not beside the database; the key is made on first use, as `serve` would.
+pub fn open_offline(
+    db: &Path,
+    registry: &'static Registry,
+    signing_key: Option<&Path>,
+) -> Result<Store, StoreError> {
+    let key_path = signing_key.map_or_else(|| signing::key_path(db), Path::to_path_buf);
+    let key = Arc::new(signing::EventKey::load_or_create(&key_path).map_err(StoreError::Invalid)?);
+    Store::open_sealed(
+        db,
+        registry,
+        Access::Exclusive,
+        Box::new(|_, _| {}),
+        Some(key.sealer()),
+    )
+}
+
 /// Serves the API on `listener` until `shutdown` resolves.
 pub async fn serve(
     listener: TcpListener,

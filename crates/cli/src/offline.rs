@@ -1,0 +1,23 @@
+//! Writing the record with no server (`--db`): which key signs the events such a command
+//! appends. A server signs every event it appends; a command that writes the database file
+//! itself must sign with the same key, or every reader's `tryvoga verify` fails on its events.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use tryvoga_core::Registry;
+use tryvoga_store::{Store, StoreError};
+
+/// The record's event signing key, for commands that append events to the database file.
+#[derive(Args, Clone, Debug, Default)]
+pub struct RecordKey {
+    /// With a database file: the record's event signing key, if `serve` is given one with
+    /// --signing-key (default: beside the database, made there if missing, as `serve` does).
+    #[arg(long = "signing-key", value_name = "PATH", env = "TRYVOGA_SIGNING_KEY")]
+    pub path: Option<PathBuf>,
+}
+
+/// The store at `db`, held by this process alone, signing every event it appends.
+pub fn open(db: &Path, key: &RecordKey) -> Result<Store, StoreError> {
+    tryvoga_server::open_offline(db, Registry::embedded(), key.path.as_deref())
+}
