@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{BIN, Server, get, post, request};
+use common::{BIN, Server, get, post, request, tryvoga};
 use serde_json::{Value, json};
 
 fn start_alert(server: &Server, token: &str, region: &str) -> Value {
@@ -124,21 +124,6 @@ fn every_event_is_signed_and_a_tampered_one_fails_verification() {
     assert!(!ok && out.contains("not trusted"), "{out}");
     let (ok, _) = verify(&["--server", &server.base], &sse);
     assert!(ok);
-}
-
-/// Runs `tryvoga` with `args`; its stdout, trimmed, or the failure with its stderr.
-fn tryvoga(args: &[&str]) -> String {
-    let out = Command::new(BIN)
-        .args(args)
-        .env_remove("TRYVOGA_SIGNING_KEY")
-        .output()
-        .expect("run tryvoga");
-    assert!(
-        out.status.success(),
-        "tryvoga {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 #[test]

@@ -217,30 +217,39 @@ pub fn subscribe(url: &str, last_event_id: Option<u64>, take: usize) -> mpsc::Re
     rx
 }
 
-/// Makes an issuer token offline on the database file, as an operator would.
-pub fn issuer_token(db: &Path, name: &str, regions: &str) -> String {
+/// Runs `tryvoga` with `args` and expects it to succeed; its stdout, trimmed.
+pub fn tryvoga(args: &[&str]) -> String {
     let out = Command::new(BIN)
-        .args([
-            "token",
-            "create",
-            "--name",
-            name,
-            "--role",
-            "issuer",
-            "--regions",
-            regions,
-        ])
-        .arg("--db")
-        .arg(db)
+        .args(args)
+        .env_remove("TRYVOGA_SIGNING_KEY")
         .output()
-        .expect("run tryvoga token create");
+        .expect("run tryvoga");
     assert!(
         out.status.success(),
-        "token create failed: {}",
+        "tryvoga {args:?} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let token = String::from_utf8(out.stdout).expect("utf-8");
-    let token = token.trim().to_string();
+    String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_string()
+}
+
+/// Makes an issuer token offline on the database file, as an operator would.
+pub fn issuer_token(db: &Path, name: &str, regions: &str) -> String {
+    let db = db.to_str().expect("a UTF-8 temp path");
+    let token = tryvoga(&[
+        "token",
+        "create",
+        "--name",
+        name,
+        "--role",
+        "issuer",
+        "--regions",
+        regions,
+        "--db",
+        db,
+    ]);
     assert!(
         token.starts_with("tv_") && !token.contains(char::is_whitespace),
         "stdout is the token alone when not a terminal: {token:?}"
