@@ -42,9 +42,10 @@ pub struct FanoutArgs {
     tryvoga: Option<PathBuf>,
     /// Run every target this many times, in turn (target 1, 2, ..., then again): the machine
     /// is shared, and a burst of other work lands on whichever target is running. The table
-    /// then shows each target's run with the median last delivery.
-    #[arg(long, default_value_t = 1)]
-    rounds: usize,
+    /// then shows each target's run with the median last delivery (of an even number, the
+    /// faster of the middle two), and the ratios between those runs.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    rounds: u32,
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -248,7 +249,7 @@ pub fn run(args: FanoutArgs) -> Result<()> {
         me: &me,
     };
     let tty = std::io::stderr().is_terminal();
-    let rounds = args.rounds.max(1);
+    let rounds = args.rounds;
     let mut runs: Vec<Vec<TargetResult>> = (0..targets.len()).map(|_| Vec::new()).collect();
     for round in 0..rounds {
         for (i, &t) in targets.iter().enumerate() {
@@ -264,6 +265,23 @@ pub fn run(args: FanoutArgs) -> Result<()> {
             runs[i].push(r);
         }
     }
+    // Every round counts here, not only the median one shown: a lost message in any run is
+    // a finding (a peer's) or a failure (ours).
+    let mut ours_incomplete = Vec::new();
+    for (round, r) in runs.iter().flat_map(|rs| rs.iter().enumerate()) {
+        if r.failed > 0 || r.missing_deliveries > 0 {
+            eprintln!(
+                "note: {} (round {}): {} subscribers failed to connect, {} deliveries missing",
+                r.target,
+                round + 1,
+                r.failed,
+                r.missing_deliveries
+            );
+            if is_ours(r) {
+                ours_incomplete.push(format!("{} (round {})", r.target, round + 1));
+            }
+        }
+    }
     let per_round = per_round_ratios(&runs);
     let results: Vec<TargetResult> = runs.into_iter().filter_map(median_run).collect();
     if args.json {
@@ -276,6 +294,9 @@ pub fn run(args: FanoutArgs) -> Result<()> {
             }))?
         );
     } else {
+        if rounds > 1 {
+            println!("each target's median run of {rounds}; ratios between those runs:");
+        }
         print_table(&results);
         if rounds > 1 {
             println!("last delivery per round, ours / peer:");
@@ -285,28 +306,14 @@ pub fn run(args: FanoutArgs) -> Result<()> {
             }
         }
     }
-    for r in results
-        .iter()
-        .filter(|r| r.failed > 0 || r.missing_deliveries > 0)
-    {
-        eprintln!(
-            "note: {}: {} subscribers failed to connect, {} deliveries missing",
-            r.target, r.failed, r.missing_deliveries
-        );
-    }
-    // A peer losing messages is a finding to report; tryvoga losing one is a failure.
-    let ours_incomplete: Vec<&str> = results
-        .iter()
-        .filter(|r| r.target.starts_with("tryvoga") && (r.failed > 0 || r.missing_deliveries > 0))
-        .map(|r| r.target)
-        .collect();
     if !ours_incomplete.is_empty() {
         bail!("not every tryvoga subscriber connected or got every message: {ours_incomplete:?}");
     }
     Ok(())
 }
 
-/// A target's run with the median time to the last delivery.
+/// A target's run with the median time to the last delivery; of an even number of runs, the
+/// faster of the middle two.
 fn median_run(mut runs: Vec<TargetResult>) -> Option<TargetResult> {
     runs.sort_by(|a, b| a.latency.mean_last_ms.total_cmp(&b.latency.mean_last_ms));
     let middle = runs.len().checked_sub(1)? / 2;

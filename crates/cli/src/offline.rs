@@ -13,7 +13,12 @@ use tryvoga_store::{Store, StoreError};
 pub struct RecordKey {
     /// With a database file: the record's event signing key, if `serve` is given one with
     /// --signing-key (default: beside the database, made there if missing, as `serve` does).
-    #[arg(long = "signing-key", value_name = "PATH", env = "TRYVOGA_SIGNING_KEY")]
+    #[arg(
+        id = "signing_key",
+        long = "signing-key",
+        value_name = "PATH",
+        env = "TRYVOGA_SIGNING_KEY"
+    )]
     pub path: Option<PathBuf>,
 }
 

@@ -131,7 +131,16 @@ fn events_written_with_no_server_are_signed_with_the_records_key() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("t.db");
     let db_arg = db.to_str().unwrap();
-    // Before any server has run: the command makes the record's key, as serve would.
+    // Before any server has run: the commands make the record's key, as serve would.
+    let csv = dir.path().join("sirens.csv");
+    std::fs::write(
+        &csv,
+        "oblast,raion,hromada,level,started_at,finished_at,source\n\
+         Vinnytska oblast,,,oblast,2023-05-01 01:10:00+00:00,2023-05-01 02:00:00+00:00,official\n\
+         Lvivska oblast,,,oblast,2023-05-01 01:20:00+00:00,2023-05-01 01:45:00+00:00,official\n",
+    )
+    .unwrap();
+    tryvoga(&["import", "sirens", csv.to_str().unwrap(), "--db", db_arg]);
     let id = tryvoga(&["alert", "start", "--region", "Kyiv", "--db", db_arg]);
     tryvoga(&["alert", "end", &id, "--db", db_arg]);
     let server = Server::start(&db);
@@ -141,8 +150,11 @@ fn events_written_with_no_server_are_signed_with_the_records_key() {
     let log = dir.path().join("events.json");
     std::fs::write(&log, text(&server.url("/api/v1/events?after=0"))).unwrap();
     let (ok, out) = verify(&["--server", &server.base], &log);
-    assert!(ok, "offline and served events verify alike: {out}");
-    assert!(out.contains("verified 3 events"), "{out}");
+    assert!(
+        ok,
+        "imported, offline and served events verify alike: {out}"
+    );
+    assert!(out.contains("verified 5 events"), "{out}");
     drop(server);
 
     // A record whose server keeps its key elsewhere: the command is told where.
@@ -151,31 +163,78 @@ fn events_written_with_no_server_are_signed_with_the_records_key() {
     let db2 = dir.path().join("t2.db");
     let db2_arg = db2.to_str().unwrap();
     let sig_args = ["--signing-key", key_arg];
-    let started = [
-        &["alert", "start", "--region", "Lviv oblast", "--db", db2_arg][..],
-        &sig_args,
-    ]
-    .concat();
-    let id = tryvoga(&started);
-    let cancelled = [
-        &[
-            "alert", "cancel", &id, "--reason", "a drill", "--db", db2_arg,
-        ][..],
-        &sig_args,
-    ]
-    .concat();
-    tryvoga(&cancelled);
-    assert!(key.exists(), "the key is made where the record keeps it");
+    let id = tryvoga(&[
+        "alert",
+        "start",
+        "--region",
+        "Lviv oblast",
+        "--db",
+        db2_arg,
+        "--signing-key",
+        key_arg,
+    ]);
+    let server = Server::start_with(&db2, &sig_args);
+    // The server holds the database: the command fails before it makes a key of its own.
+    let busy = tryvoga_fails(&["alert", "end", &id, "--db", db2_arg]);
+    assert!(busy.contains("in use") || busy.contains("busy"), "{busy}");
     assert!(
         !tryvoga_server::signing::key_path(&db2).exists(),
         "no second key beside the database"
     );
+    drop(server);
+    tryvoga(&[
+        "alert",
+        "cancel",
+        &id,
+        "--reason",
+        "a drill",
+        "--db",
+        db2_arg,
+        "--signing-key",
+        key_arg,
+    ]);
+    assert!(key.exists(), "the key is made where the record keeps it");
+
+    // Forgetting where the key is, or giving another record's, signs nothing.
+    let forgot = tryvoga_fails(&[
+        "alert",
+        "start",
+        "--region",
+        "Kharkiv oblast",
+        "--db",
+        db2_arg,
+    ]);
+    assert!(forgot.contains("no key there"), "{forgot}");
+    assert!(!tryvoga_server::signing::key_path(&db2).exists());
+    let wrong = tryvoga_fails(&[
+        "alert",
+        "start",
+        "--region",
+        "Kharkiv oblast",
+        "--db",
+        db_arg,
+        "--signing-key",
+        key_arg,
+    ]);
+    assert!(wrong.contains("is not the record's"), "{wrong}");
+
     let server = Server::start_with(&db2, &sig_args);
     let log = dir.path().join("events2.json");
     std::fs::write(&log, text(&server.url("/api/v1/events?after=0"))).unwrap();
     let (ok, out) = verify(&["--server", &server.base], &log);
     assert!(ok, "{out}");
     assert!(out.contains("verified 2 events"), "{out}");
+}
+
+/// Runs `tryvoga` with `args` and expects it to fail; its stderr.
+fn tryvoga_fails(args: &[&str]) -> String {
+    let out = Command::new(BIN)
+        .args(args)
+        .env_remove("TRYVOGA_SIGNING_KEY")
+        .output()
+        .expect("run tryvoga");
+    assert!(!out.status.success(), "tryvoga {args:?} should have failed");
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 fn ws_connect(url: &str) -> tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<TcpStream>> {

@@ -70,7 +70,6 @@ pub fn open_with(
         .signing_key
         .clone()
         .unwrap_or_else(|| signing::key_path(db));
-    let key = Arc::new(signing::EventKey::load_or_create(&key_path).map_err(StoreError::Invalid)?);
     let fanout_threads = match options.fanout_threads {
         // The fan-out threads spend most of their time in the kernel's send path, and two per
         // core reached the last of 19,000 subscribers sooner than one per core (BENCHMARKS.md).
@@ -79,13 +78,20 @@ pub fn open_with(
     };
     let hub = Arc::new(Hub::new(fanout_threads));
     let publisher = Arc::clone(&hub);
+    let mut key = None;
     let store = Store::open_sealed(
         db,
         registry,
         Access::Exclusive,
         Box::new(move |events, _| publisher.publish(events)),
-        Some(key.sealer()),
+        |newest_sig| {
+            let record_key = signing::record_key(&key_path, newest_sig, signing::KeyUse::Serve)
+                .map_err(StoreError::Invalid)?;
+            let record_key = key.insert(Arc::new(record_key));
+            Ok(Some(record_key.sealer()))
+        },
     )?;
+    let key = key.ok_or_else(|| StoreError::Invalid("the signing key was not read".into()))?;
     let (last_seq, last_ms) = store.read(|c| {
         let seq = queries::last_seq(c)?;
         let ms: Option<i64> = c.query_row("SELECT MAX(at_ms) FROM events", [], |r| r.get(0))?;
@@ -109,20 +115,25 @@ pub fn open_with(
 /// Opens the record at `db` to write it directly, with no server (a command given `--db`):
 /// the database to itself, and every event signed with the record's key as `serve` signs it,
 /// so that the log verifies whichever way an event entered it. `signing_key` is where `serve`
-/// keeps the key when not beside the database; the key is made on first use, as `serve` would.
+/// keeps the key when not beside the database. The key is made if the record has signed
+/// nothing yet, as `serve` would; a missing key for a record that has, or a key that is not
+/// the one its newest events are signed with, is refused.
 pub fn open_offline(
     db: &Path,
     registry: &'static Registry,
     signing_key: Option<&Path>,
 ) -> Result<Store, StoreError> {
     let key_path = signing_key.map_or_else(|| signing::key_path(db), Path::to_path_buf);
-    let key = Arc::new(signing::EventKey::load_or_create(&key_path).map_err(StoreError::Invalid)?);
     Store::open_sealed(
         db,
         registry,
         Access::Exclusive,
         Box::new(|_, _| {}),
-        Some(key.sealer()),
+        |newest_sig| {
+            let key = signing::record_key(&key_path, newest_sig, signing::KeyUse::Offline)
+                .map_err(StoreError::Invalid)?;
+            Ok(Some(Arc::new(key).sealer()))
+        },
     )
 }
 

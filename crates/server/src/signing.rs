@@ -2,8 +2,9 @@
 //! event signature covers, and the checks `tryvoga verify` and devices run offline.
 //!
 //! # The key
-//! One Ed25519 key per record, made on the first `serve` and kept beside the database in
-//! `<db>.ed25519` (PKCS#8 PEM, mode 0600; back it up with the database). Its public half is
+//! One Ed25519 key per record, made by whatever first writes the record (`serve`, or a command
+//! given `--db`) and kept beside the database in `<db>.ed25519` unless `--signing-key` says
+//! elsewhere (PKCS#8 PEM, mode 0600; back it up with the database). Its public half is
 //! served at `/.well-known/tryvoga-key`. The key id is the first 8 bytes of SHA-256 of the
 //! 32-byte public key, in lower-case hex.
 //!
@@ -69,6 +70,71 @@ impl std::fmt::Debug for EventKey {
         f.debug_struct("EventKey")
             .field("key_id", &self.key_id)
             .finish_non_exhaustive()
+    }
+}
+
+/// Who opens the record, and so what to do with a key that is not the record's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyUse {
+    /// A server must start even when the record's key is lost: it warns.
+    Serve,
+    /// A command writing the database file must not sign with a key that the record's readers
+    /// do not trust: it refuses.
+    Offline,
+}
+
+/// The record's key at `path`, made there if the record has signed nothing yet. `newest_sig`
+/// is the `sig` of the record's newest signed event: a key that did not make it, or no key
+/// at all for a record that has signed events, is refused (offline) or warned about (serve).
+pub fn record_key(
+    path: &Path,
+    newest_sig: Option<&str>,
+    key_use: KeyUse,
+) -> Result<EventKey, String> {
+    let signed_with = newest_sig.and_then(sig_key_id);
+    if key_use == KeyUse::Offline
+        && let Some(id) = signed_with
+        && !path
+            .try_exists()
+            .map_err(|e| format!("{}: {e}", path.display()))?
+    {
+        return Err(format!(
+            "{}: no key there, but the record's events are signed with key {id}; give the \
+             record's key with --signing-key PATH",
+            path.display()
+        ));
+    }
+    let key = EventKey::load_or_create(path)?;
+    if let Some(id) = signed_with
+        && id != key.key_id
+    {
+        match key_use {
+            KeyUse::Offline => {
+                return Err(format!(
+                    "{}: key {} is not the record's: its newest signed event is signed with key \
+                     {id}; give the record's key with --signing-key PATH",
+                    path.display(),
+                    key.key_id
+                ));
+            }
+            KeyUse::Serve => tracing::warn!(
+                path = %path.display(),
+                key_id = %key.key_id,
+                record_key_id = id,
+                "signing with a key that is not the one the record's newest events are signed \
+                 with: readers that trust only this key will not verify those events"
+            ),
+        }
+    }
+    Ok(key)
+}
+
+/// The key id in an event's `sig` (`ed25519:<key id>:<signature>`).
+fn sig_key_id(sig: &str) -> Option<&str> {
+    let mut parts = sig.splitn(3, ':');
+    match (parts.next(), parts.next()) {
+        (Some("ed25519"), Some(id)) => Some(id),
+        _ => None,
     }
 }
 
@@ -395,6 +461,41 @@ pub fn verify_cap(xml: &str, trusted: &Trusted) -> Result<String, String> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_record_is_signed_only_with_its_own_key_offline_and_a_server_still_starts() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.db.ed25519");
+        // Nothing signed yet: the key is made.
+        let key = record_key(&path, None, KeyUse::Offline).unwrap();
+        let own_sig = format!("ed25519:{}:AAAA", key.key_id);
+        assert_eq!(
+            record_key(&path, Some(&own_sig), KeyUse::Offline)
+                .unwrap()
+                .key_id,
+            key.key_id
+        );
+
+        let foreign = "ed25519:0011223344556677:AAAA";
+        let err = record_key(&path, Some(foreign), KeyUse::Offline).unwrap_err();
+        assert!(
+            err.contains("is not the record's") && err.contains("0011223344556677"),
+            "{err}"
+        );
+        let missing = dir.path().join("none.ed25519");
+        let err = record_key(&missing, Some(foreign), KeyUse::Offline).unwrap_err();
+        assert!(err.contains("no key there"), "{err}");
+        assert!(
+            !missing.exists(),
+            "no key is made for a record that has one elsewhere"
+        );
+
+        // A server whose key is lost starts with a new one (and warns).
+        let new = record_key(&missing, Some(foreign), KeyUse::Serve).unwrap();
+        assert!(missing.exists());
+        assert_ne!(new.key_id, "0011223344556677");
+        assert!(record_key(&path, Some(foreign), KeyUse::Serve).is_ok());
+    }
 
     #[test]
     fn canonical_bytes_sort_keys_at_every_depth_and_drop_only_the_top_sig() {

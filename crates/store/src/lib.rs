@@ -109,16 +109,19 @@ impl Store {
         access: Access,
         publish: Publisher,
     ) -> Result<Store, StoreError> {
-        Store::open_sealed(path, registry, access, publish, None)
+        Store::open_sealed(path, registry, access, publish, |_| Ok(None))
     }
 
-    /// As [`Store::open`], with every event signed by `sealer` as it is appended.
+    /// As [`Store::open`], with every event signed as it is appended by the sealer that
+    /// `choose_sealer` gives. It is asked once the database is held, and told the `sig` of the
+    /// record's newest signed event, so that a key that is not the record's is caught before
+    /// it signs anything (and before a new key is made for a database another process holds).
     pub fn open_sealed(
         path: &Path,
         registry: &'static Registry,
         access: Access,
         publish: Publisher,
-        sealer: Option<Sealer>,
+        choose_sealer: impl FnOnce(Option<&str>) -> Result<Option<Sealer>, StoreError>,
     ) -> Result<Store, StoreError> {
         let lock = match access {
             Access::Exclusive => Some(take_lock(path)?),
@@ -127,6 +130,7 @@ impl Store {
         let mut conn = Connection::open(path)?;
         schema::configure(&conn)?;
         schema::migrate(&mut conn)?;
+        let sealer = choose_sealer(queries::newest_signature(&conn)?.as_deref())?;
         let state = State::restore(
             queries::active_alerts(&conn)?,
             queries::max_alert_id(&conn)?,

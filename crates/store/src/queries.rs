@@ -50,6 +50,25 @@ pub fn event_at(conn: &Connection, seq: u64) -> Result<Option<Event>, StoreError
         .transpose()
 }
 
+/// The `sig` of the newest signed event: which key the record has been signing with.
+pub fn newest_signature(conn: &Connection) -> Result<Option<String>, StoreError> {
+    // A note that quotes `"sig":` is escaped inside the payload, so only the top-level member
+    // matches; the payload is still parsed to read it.
+    let payload: Option<String> = conn
+        .query_row(
+            "SELECT payload FROM events WHERE instr(payload, '\"sig\":') > 0
+             ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(payload) = payload else {
+        return Ok(None);
+    };
+    let event: Event = serde_json::from_str(&payload)?;
+    Ok(event.sig)
+}
+
 pub fn last_seq(conn: &Connection) -> Result<u64, StoreError> {
     let seq: Option<i64> = conn.query_row("SELECT MAX(seq) FROM events", [], |r| r.get(0))?;
     Ok(seq.unwrap_or(0) as u64)

@@ -32,6 +32,7 @@ impl Server {
             .arg(db)
             .args(extra)
             .env("RUST_LOG", "warn")
+            .env_remove("TRYVOGA_SIGNING_KEY")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
