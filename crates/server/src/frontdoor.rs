@@ -1,7 +1,8 @@
 //! The front door: accepts every connection and looks at its request line before anything
 //! else reads it. Stream subscriptions go to the lean writers in [`crate::subscriber`], which
 //! keep a few hundred bytes per idle subscriber; every other request is served by the HTTP
-//! router through hyper as usual.
+//! router through hyper as usual. Every connection has a deadline for its request head (the
+//! whole head, not each read), so that a client cannot hold a socket by withholding it.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -28,6 +29,9 @@ pub const HEARTBEAT: Duration = Duration::from_secs(15);
 const MAX_HEAD: usize = 16 * 1024;
 /// A client that has not sent its request head by then is let go.
 const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long an API connection may take to send a request head, the first or the next on a
+/// kept-alive connection.
+const HTTP_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 const STREAM_PATHS: &[(&[u8], Wire)] = &[
     (b"GET /api/v1/stream", Wire::Sse),
@@ -122,7 +126,11 @@ async fn serve_http(stream: TcpStream, peer: SocketAddr, router: Router) {
             request.extensions_mut().insert(ConnectInfo(peer));
             router.clone().oneshot(request)
         });
+    // Without a timer hyper keeps no time at all: a connection that never finishes a request
+    // head, or idles between requests, would hold its socket forever.
     let _ = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HTTP_IDLE_TIMEOUT)
         .serve_connection(TokioIo::new(stream), service)
         .with_upgrades()
         .await;
@@ -168,19 +176,25 @@ impl StreamRequest {
     }
 }
 
+/// Reads a request head: up to the blank line (CRLF or, as httparse and hyper allow, a bare
+/// LF), within `HEAD_TIMEOUT` for the whole head, so that a client trickling bytes cannot hold
+/// a connection open for longer than a silent one.
 async fn read_head(stream: &mut TcpStream) -> Result<Vec<u8>, ApiError> {
+    let deadline = tokio::time::Instant::now() + HEAD_TIMEOUT;
     let mut head = Vec::with_capacity(1024);
     let mut chunk = [0u8; 1024];
     loop {
-        let n = tokio::time::timeout(HEAD_TIMEOUT, stream.read(&mut chunk))
+        let n = tokio::time::timeout_at(deadline, stream.read(&mut chunk))
             .await
             .map_err(|_| ApiError::bad_request("the request head did not arrive in time"))?
             .map_err(|_| ApiError::bad_request("the connection failed"))?;
         if n == 0 {
             return Err(ApiError::bad_request("the connection closed mid-request"));
         }
+        // Only the new bytes, and the two before them, can complete the blank line.
+        let scan_from = head.len().saturating_sub(2);
         head.extend_from_slice(&chunk[..n]);
-        if head.windows(4).any(|w| w == b"\r\n\r\n") {
+        if ends_head(&head[scan_from..]) {
             return Ok(head);
         }
         if head.len() > MAX_HEAD {
@@ -191,6 +205,14 @@ async fn read_head(stream: &mut TcpStream) -> Result<Vec<u8>, ApiError> {
             ));
         }
     }
+}
+
+/// Whether `bytes` hold the blank line that ends a head: `\n\r\n` (in `\r\n\r\n`) or `\n\n`.
+fn ends_head(bytes: &[u8]) -> bool {
+    bytes
+        .windows(2)
+        .enumerate()
+        .any(|(i, w)| w == b"\n\n" || (w == b"\n\r" && bytes.get(i + 2) == Some(&b'\n')))
 }
 
 async fn respond_error(stream: &mut TcpStream, e: &ApiError) {
@@ -269,7 +291,9 @@ async fn open(stream: &mut TcpStream, app: &SharedApp, wire: Wire) -> Result<Ope
     };
     // Subscribe before reading the position, so nothing committed in between is missed.
     let (ring, rx) = app.hub.subscribe_next();
-    let position = crate::hub::start_position(query.after.or(last_event_id), app.hub.last_seq());
+    // A browser reconnects to the same URL, `?after=` and all, and adds `Last-Event-ID`: the
+    // header is the newer position, so it wins, or every reconnect would replay the page's life.
+    let position = crate::hub::start_position(last_event_id.or(query.after), app.hub.last_seq());
     stream
         .write_all(answer.as_bytes())
         .await

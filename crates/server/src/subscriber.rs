@@ -288,15 +288,18 @@ impl Subscriber {
                 return Ok(());
             }
             // Thousands reconnecting at once (after a restart) take turns at the log rather
-            // than each holding a blocking thread and a database connection.
-            let Ok(_turn) = CATCH_UP.acquire().await else {
-                return Err(Ended::Failed);
-            };
+            // than each holding a blocking thread and a database connection. The turn ends
+            // with the read: held through the write, a few clients that never read would keep
+            // every other subscriber from its catch-up for the write timeout.
             let after = self.position;
-            let page = self
-                .app
-                .read(move |s| s.read(|c| queries::events_after(c, after, PAGE)))
-                .await;
+            let page = {
+                let Ok(_turn) = CATCH_UP.acquire().await else {
+                    return Err(Ended::Failed);
+                };
+                self.app
+                    .read(move |s| s.read(|c| queries::events_after(c, after, PAGE)))
+                    .await
+            };
             let page = match page {
                 Ok(p) => p,
                 Err(e) => {

@@ -191,7 +191,8 @@ pub async fn stream(
     let filter = parse_filter(&app, q.regions.as_deref(), q.types.as_deref())?;
     // Subscribe before reading the position, so nothing committed in between is missed.
     let rx = app.hub.subscribe();
-    let asked = q.after.or(last_event_id(&headers)?);
+    // The header wins: a browser reconnects to the same URL and adds it (see the front door).
+    let asked = last_event_id(&headers)?.or(q.after);
     let position = crate::hub::start_position(asked, app.hub.last_seq());
     app.hub.subscribers.fetch_add(1, Ordering::Relaxed);
     let mut heartbeat = interval_at(Instant::now() + HEARTBEAT, HEARTBEAT);
