@@ -2,6 +2,8 @@
 //! laps it, having received a contiguous prefix, while the publisher never waits and a prompt
 //! subscriber receives every event in order.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
@@ -103,32 +105,9 @@ fn read_ids(reader: &mut BufReader<TcpStream>, until: u64, progress: &AtomicU64)
     }
 }
 
-/// A server on a fresh database and a free loopback port, serving until the test ends.
-async fn serve(
-    options: tryvoga_server::Options,
-) -> (
-    tempfile::TempDir,
-    tryvoga_server::SharedApp,
-    std::net::SocketAddr,
-) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let app = tryvoga_server::open(&dir.path().join("t.db"), Registry::embedded(), options)
-        .expect("open");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(tryvoga_server::serve(
-        listener,
-        app.clone(),
-        std::future::pending(),
-    ));
-    (dir, app, addr)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_subscriber_is_cut_loose_and_nobody_waits_for_it() {
-    let (_dir, app, addr) = serve(tryvoga_server::Options::default()).await;
+    let (_dir, app, addr) = common::serve(tryvoga_server::Options::default()).await;
 
     let total = 2 * RING as u64;
     let prompt_progress = Arc::new(AtomicU64::new(0));
@@ -181,7 +160,7 @@ async fn a_stalled_subscriber_is_cut_loose_and_nobody_waits_for_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscribers_that_fall_behind_catch_up_in_order_on_every_fanout_thread() {
-    let (_dir, app, addr) = serve(tryvoga_server::Options {
+    let (_dir, app, addr) = common::serve(tryvoga_server::Options {
         fanout_threads: 3,
         ..Default::default()
     })
@@ -234,7 +213,7 @@ async fn subscribers_that_fall_behind_catch_up_in_order_on_every_fanout_thread()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_subscriber_resuming_past_the_end_of_the_log_gets_what_comes_next() {
-    let (_dir, app, addr) = serve(tryvoga_server::Options::default()).await;
+    let (_dir, app, addr) = common::serve(tryvoga_server::Options::default()).await;
     let ids = tokio::task::spawn_blocking({
         let app = app.clone();
         move || {

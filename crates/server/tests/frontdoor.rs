@@ -2,33 +2,14 @@
 //! reconnect resumes where it left off, clients that never read cannot hold up anyone else's
 //! catch-up, and a client that trickles or withholds its request is let go.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use tryvoga_core::{Actor, AlertStatus, AlertType, Command, RegionId, Registry, Role};
+use tryvoga_core::{Actor, AlertStatus, AlertType, Command, RegionId, Role};
 use tryvoga_server::SharedApp;
-
-/// A server on a fresh database and a free loopback port, serving until the test ends.
-async fn serve() -> (tempfile::TempDir, SharedApp, SocketAddr) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let app = tryvoga_server::open(
-        &dir.path().join("t.db"),
-        Registry::embedded(),
-        tryvoga_server::Options::default(),
-    )
-    .expect("open");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(tryvoga_server::serve(
-        listener,
-        app.clone(),
-        std::future::pending(),
-    ));
-    (dir, app, addr)
-}
 
 /// Raises and ends an alert on Kyiv `pairs` times (two events each), with a note of
 /// `note_len` characters of 4 bytes each, so that the log fills socket buffers sooner.
@@ -133,7 +114,7 @@ fn closed_within(stream: &mut TcpStream, within: Duration) -> Option<Duration> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reconnecting_browser_resumes_from_its_last_event_id_not_from_the_urls_after() {
-    let (_dir, app, addr) = serve().await;
+    let (_dir, app, addr) = common::serve(tryvoga_server::Options::default()).await;
     record_events(&app, 3, 10).await;
     // EventSource reconnects to the URL it was given, `?after=` and all, adding the id of the
     // last event it saw: here it saw all six.
@@ -177,7 +158,7 @@ async fn a_reconnecting_browser_resumes_from_its_last_event_id_not_from_the_urls
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_that_never_read_do_not_hold_up_anyone_elses_catch_up() {
-    let (_dir, app, addr) = serve().await;
+    let (_dir, app, addr) = common::serve(tryvoga_server::Options::default()).await;
     // 1,400 events of ~4 KB: more than the socket buffers of a client that does not read
     // can hold (the kernel lets a sender's buffer grow to 4 MB here), so catch-up blocks in
     // the middle of a page.
@@ -217,7 +198,7 @@ async fn clients_that_never_read_do_not_hold_up_anyone_elses_catch_up() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stream_head_ending_in_bare_newlines_is_served_at_once() {
-    let (_dir, _app, addr) = serve().await;
+    let (_dir, _app, addr) = common::serve(tryvoga_server::Options::default()).await;
     let started = Instant::now();
     let stream = send(addr, "GET /api/v1/stream HTTP/1.1\nHost: x\n\n", None);
     stream
@@ -233,7 +214,7 @@ async fn a_stream_head_ending_in_bare_newlines_is_served_at_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_trickles_or_withholds_its_request_is_let_go() {
-    let (_dir, _app, addr) = serve().await;
+    let (_dir, _app, addr) = common::serve(tryvoga_server::Options::default()).await;
     // A stream request one byte every 2 s: the head must be whole within 10 s, not each byte.
     let trickler = std::thread::spawn(move || {
         let mut stream = send(addr, "GET /api/v1/stream HTTP/1.1\r\n", None);
