@@ -322,22 +322,16 @@ fn median_run(mut runs: Vec<TargetResult>) -> Option<TargetResult> {
 
 /// For each of ours against each peer, the last-delivery ratio of every round.
 fn per_round_ratios(runs: &[Vec<TargetResult>]) -> Vec<(String, Vec<f64>)> {
-    let ours = runs.iter().filter(|r| r.first().is_some_and(is_ours));
+    let firsts = || runs.iter().filter_map(|r| Some((r.first()?, r)));
     let mut out = Vec::new();
-    for our in ours {
-        for peer in runs
-            .iter()
-            .filter(|r| r.first().is_some_and(|p| !is_ours(p)))
-        {
-            let (Some(a), Some(b)) = (our.first(), peer.first()) else {
-                continue;
-            };
-            let ratios = our
+    for (our, our_runs) in firsts().filter(|(first, _)| is_ours(first)) {
+        for (peer, peer_runs) in firsts().filter(|(first, _)| !is_ours(first)) {
+            let ratios = our_runs
                 .iter()
-                .zip(peer)
+                .zip(peer_runs)
                 .map(|(o, p)| o.latency.mean_last_ms / p.latency.mean_last_ms.max(1e-9))
                 .collect();
-            out.push((format!("{} / {}", a.target, b.target), ratios));
+            out.push((format!("{} / {}", our.target, peer.target), ratios));
         }
     }
     out
@@ -377,7 +371,7 @@ fn print_table(results: &[TargetResult]) {
         );
     }
     let by = |name: &str| results.iter().find(|r| r.target == name);
-    for ours in results.iter().filter(|r| r.target.starts_with("tryvoga")) {
+    for ours in results.iter().filter(|r| is_ours(r)) {
         for peer in ["nats", "mosquitto", "raw"] {
             if let Some(p) = by(peer) {
                 println!(

@@ -24,7 +24,7 @@ use tryvoga_ingest::channel::{
     Interval, MatchReport, Message, RecordInterval, Unmatched, compare_with_record,
     rebuild_intervals,
 };
-use tryvoga_store::{HistoricalAlert, StoreError};
+use tryvoga_store::HistoricalAlert;
 
 use crate::output::{kyiv_time, print_json};
 
@@ -317,14 +317,7 @@ pub fn run(args: ChannelArgs) -> Result<()> {
         })
         .transpose()?;
 
-    let store = crate::offline::open(&args.db, &args.key).map_err(|e| match e {
-        StoreError::Busy(path) => anyhow!(
-            "{} is in use by a running server; stop it first: an import writes the \
-                 database file directly",
-            path.display()
-        ),
-        other => anyhow!(other).context(format!("opening {}", args.db.display())),
-    })?;
+    let store = crate::offline::open_for_import(&args.db, &args.key)?;
     let data = Dataset {
         file: file.clone(),
         source: SOURCE.into(),

@@ -5,14 +5,13 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result};
 use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use tryvoga_core::Registry;
 use tryvoga_history::import::line_ranges;
 use tryvoga_history::{ImportSummary, read_sirens};
-use tryvoga_store::StoreError;
 
 use crate::offline::RecordKey;
 use crate::output::{print_json, stdout_is_terminal};
@@ -100,14 +99,7 @@ fn sirens(file: &std::path::Path, db: &std::path::Path, key: &RecordKey, json: b
     })?;
     reading.finish_and_clear();
 
-    let store = crate::offline::open(db, key).map_err(|e| match e {
-        StoreError::Busy(path) => anyhow!(
-            "{} is in use by a running server; stop it first: an import writes the \
-                 database file directly",
-            path.display()
-        ),
-        other => anyhow!(other).context(format!("opening {}", db.display())),
-    })?;
+    let store = crate::offline::open_for_import(db, key)?;
     let writing = bar(data.rows.len() as u64, "writing");
     let rt = crate::runtime()?;
     let summary = rt.block_on(tryvoga_history::import(&store, &data, &mut |done| {

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use anyhow::anyhow;
 use clap::Args;
 use tryvoga_core::Registry;
 use tryvoga_store::{Store, StoreError};
@@ -25,4 +26,16 @@ pub struct RecordKey {
 /// The store at `db`, held by this process alone, signing every event it appends.
 pub fn open(db: &Path, key: &RecordKey) -> Result<Store, StoreError> {
     tryvoga_server::open_offline(db, Registry::embedded(), key.path.as_deref())
+}
+
+/// As [`open`], for an import: a database a server holds is refused with what to do about it.
+pub fn open_for_import(db: &Path, key: &RecordKey) -> anyhow::Result<Store> {
+    open(db, key).map_err(|e| match e {
+        StoreError::Busy(path) => anyhow!(
+            "{} is in use by a running server; stop it first: an import writes the \
+             database file directly",
+            path.display()
+        ),
+        other => anyhow!(other).context(format!("opening {}", db.display())),
+    })
 }

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{BIN, Server, get, post, request, tryvoga};
+use common::{BIN, Server, get, post, request, tryvoga, tryvoga_fails};
 use serde_json::{Value, json};
 
 fn start_alert(server: &Server, token: &str, region: &str) -> Value {
@@ -224,17 +224,6 @@ fn events_written_with_no_server_are_signed_with_the_records_key() {
     let (ok, out) = verify(&["--server", &server.base], &log);
     assert!(ok, "{out}");
     assert!(out.contains("verified 2 events"), "{out}");
-}
-
-/// Runs `tryvoga` with `args` and expects it to fail; its stderr.
-fn tryvoga_fails(args: &[&str]) -> String {
-    let out = Command::new(BIN)
-        .args(args)
-        .env_remove("TRYVOGA_SIGNING_KEY")
-        .output()
-        .expect("run tryvoga");
-    assert!(!out.status.success(), "tryvoga {args:?} should have failed");
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 fn ws_connect(url: &str) -> tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<TcpStream>> {

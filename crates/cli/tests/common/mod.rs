@@ -218,13 +218,25 @@ pub fn subscribe(url: &str, last_event_id: Option<u64>, take: usize) -> mpsc::Re
     rx
 }
 
-/// Runs `tryvoga` with `args` and expects it to succeed; its stdout, trimmed.
-pub fn tryvoga(args: &[&str]) -> String {
-    let out = Command::new(BIN)
+/// Runs `tryvoga` with `args`, with no signing key from the environment.
+fn run_tryvoga(args: &[&str]) -> std::process::Output {
+    Command::new(BIN)
         .args(args)
         .env_remove("TRYVOGA_SIGNING_KEY")
         .output()
-        .expect("run tryvoga");
+        .expect("run tryvoga")
+}
+
+/// Runs `tryvoga` with `args` and expects it to fail; its stderr.
+pub fn tryvoga_fails(args: &[&str]) -> String {
+    let out = run_tryvoga(args);
+    assert!(!out.status.success(), "tryvoga {args:?} should have failed");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Runs `tryvoga` with `args` and expects it to succeed; its stdout, trimmed.
+pub fn tryvoga(args: &[&str]) -> String {
+    let out = run_tryvoga(args);
     assert!(
         out.status.success(),
         "tryvoga {args:?} failed: {}",
