@@ -124,22 +124,23 @@ pub fn post_request(path: &str, token: &str, body: &str) -> Vec<u8> {
 
 /// One connection; answers must carry a Content-Length (tryvoga's do).
 pub struct Conn {
+    port: u16,
     stream: TcpStream,
     buf: Vec<u8>,
 }
 
 impl Conn {
     pub async fn open(port: u16) -> Result<Conn> {
-        let stream = TcpStream::connect(("127.0.0.1", port)).await?;
-        stream.set_nodelay(true)?;
         Ok(Conn {
-            stream,
+            port,
+            stream: connect(port).await?,
             buf: Vec::with_capacity(4096),
         })
     }
 
     /// Sends one request and reads its answer: status and body.
     pub async fn call(&mut self, request: &[u8]) -> Result<(u16, Vec<u8>)> {
+        self.reopen_if_closed().await?;
         self.stream.write_all(request).await?;
         loop {
             if let Some(end) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
@@ -170,6 +171,23 @@ impl Conn {
         }
     }
 
+    /// A server lets a kept-alive connection go after it has idled for a while (tryvoga after
+    /// 30 s, as any HTTP client expects); such a connection is replaced before a request is
+    /// sent on it, so that no request is ever sent twice.
+    async fn reopen_if_closed(&mut self) -> Result<()> {
+        let mut probe = [0u8; 1];
+        match self.stream.try_read(&mut probe) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(()),
+            Ok(n) if n > 0 => bail!("the server sent bytes that answer no request"),
+            // Closed by the server (Ok(0)) or reset.
+            _ => {
+                self.stream = connect(self.port).await?;
+                self.buf.clear();
+                Ok(())
+            }
+        }
+    }
+
     async fn fill(&mut self) -> Result<()> {
         let mut chunk = [0u8; 4096];
         let n = self.stream.read(&mut chunk).await?;
@@ -179,6 +197,12 @@ impl Conn {
         self.buf.extend_from_slice(&chunk[..n]);
         Ok(())
     }
+}
+
+async fn connect(port: u16) -> Result<TcpStream> {
+    let stream = TcpStream::connect(("127.0.0.1", port)).await?;
+    stream.set_nodelay(true)?;
+    Ok(stream)
 }
 
 /// A whole number field of a JSON object answer, read without a full parse.

@@ -80,6 +80,7 @@ pub struct Running {
 enum Publisher {
     /// POST /api/v1/alerts on a kept-alive connection.
     Tryvoga {
+        port: u16,
         conn: TcpStream,
         token: String,
         next_region: usize,
@@ -193,6 +194,7 @@ pub fn start(target: Target, opts: &StartOptions<'_>) -> Result<Running> {
                 version: tool_version(&opts.tryvoga.to_string_lossy(), "--version"),
                 subscribe: (SocketAddr::from(([127, 0, 0, 1], port)), proto, path.into()),
                 publisher: Publisher::Tryvoga {
+                    port,
                     conn,
                     token,
                     next_region: 0,
@@ -335,10 +337,14 @@ impl Running {
     pub fn publish(&mut self, marker: &str, size: usize) -> Result<()> {
         match &mut self.publisher {
             Publisher::Tryvoga {
+                port,
                 conn,
                 token,
                 next_region,
             } => {
+                // Opened before the subscribers, which can take longer to connect than the
+                // server lets a kept-alive connection idle.
+                reopen_if_closed(conn, *port)?;
                 let region = OBLASTS[*next_region % OBLASTS.len()];
                 let round = *next_region / OBLASTS.len();
                 *next_region += 1;
@@ -386,6 +392,25 @@ impl Running {
 }
 
 /// Reads one HTTP/1.1 response with a Content-Length body; returns the status.
+/// Replaces a kept-alive connection that the server has let go (it idled too long) before a
+/// request is sent on it, so that no request is ever sent twice.
+fn reopen_if_closed(conn: &mut TcpStream, port: u16) -> Result<()> {
+    conn.set_nonblocking(true)?;
+    let mut probe = [0u8; 1];
+    let state = conn.peek(&mut probe);
+    conn.set_nonblocking(false)?;
+    match state {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(()),
+        Ok(n) if n > 0 => bail!("tryvoga sent bytes that answer no request"),
+        // Closed by the server (Ok(0)) or reset.
+        _ => {
+            *conn = TcpStream::connect(("127.0.0.1", port))?;
+            conn.set_nodelay(true)?;
+            Ok(())
+        }
+    }
+}
+
 fn read_http_response(conn: &mut TcpStream) -> Result<u16> {
     let mut buf = Vec::new();
     let mut byte = [0u8; 1];
