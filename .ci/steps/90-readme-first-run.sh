@@ -56,6 +56,7 @@ until grep -q '^admin token: tv_' "$work/out.log" 2>/dev/null &&
   fi
   sleep 2
 done
-curl -sf "http://127.0.0.1:$port/" | grep -qi '<html' || fail "the map page is not served at /"
+page=$(curl -sf "http://127.0.0.1:$port/") || fail "the map page is not served at /"
+case "$page" in *"<html"*) ;; *) fail "/ does not answer with the map page" ;; esac
 grep '^serving on ' "$work/out.log" || true
 echo "90-readme-first-run: ok (admin token printed, /healthz and the map answered)"
