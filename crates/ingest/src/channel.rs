@@ -15,7 +15,10 @@ use chrono_tz::Europe::Kyiv;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Action, Alert, AlertType, Extraction, RegionRef, Threat, ThreatKind};
+use tryvoga_core::AlertType;
+use tryvoga_core::report::{Action, NamedRegion, Threat, ThreatKind};
+
+use crate::model::{Alert, Extraction};
 use crate::places::{Place, RegionLookup, normalise};
 
 /// One channel message, from an export line or bare text.
@@ -342,10 +345,10 @@ fn resolve_in(
         .max_by_key(|p| ctx.seen.get(&p.oblast).copied().unwrap_or(0))
 }
 
-fn region_ref(place: Option<&Place>, written: &str) -> RegionRef {
+fn region_ref(place: Option<&Place>, written: &str) -> NamedRegion {
     match place {
         Some(p) => p.to_ref_uk(),
-        None => RegionRef {
+        None => NamedRegion {
             id: None,
             name: written.trim().to_string(),
         },
@@ -506,7 +509,7 @@ pub fn read_messages(
 /// An alert on one region from its 🔴 to its 🟢/🟡.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Interval {
-    pub region: RegionRef,
+    pub region: NamedRegion,
     #[serde(rename = "type")]
     pub alert_type: AlertType,
     pub start: DateTime<Utc>,
@@ -518,7 +521,7 @@ pub struct Interval {
     pub end_message: Option<i64>,
 }
 
-fn region_key(r: &RegionRef) -> String {
+fn region_key(r: &NamedRegion) -> String {
     match r.id {
         Some(id) => id.to_string(),
         None => normalise(&r.name),

@@ -12,8 +12,8 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use tryvoga_core::region::{Level as CoreLevel, Region, RegionId, Registry, ResolveError};
+use tryvoga_core::report::{NamedRegion, TargetRegion};
 
-use crate::model::{RegionRef, TargetRegion};
 use crate::numbers::fold;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -36,15 +36,15 @@ pub struct Place {
 }
 
 impl Place {
-    pub fn to_ref_uk(&self) -> RegionRef {
-        RegionRef {
+    pub fn to_ref_uk(&self) -> NamedRegion {
+        NamedRegion {
             id: Some(self.id),
             name: self.name_uk.clone(),
         }
     }
 
-    pub fn to_ref_en(&self) -> RegionRef {
-        RegionRef {
+    pub fn to_ref_en(&self) -> NamedRegion {
+        NamedRegion {
             id: Some(self.id),
             name: self.name_en.clone(),
         }
