@@ -14,10 +14,10 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, anyhow};
 use chrono::Utc;
 use clap::{Args, Subcommand};
-use serde_json::Value;
+use tryvoga_core::report::{AttackReport, NamedRegion, Threat, check_report, check_threat};
 use tryvoga_core::{Actor, Command, Role};
-use tryvoga_ingest::model::{AttackReport, Extraction, Threat};
-use tryvoga_ingest::{Gazetteer, Kind, Options, UnknownKind, read_documents, record};
+use tryvoga_ingest::model::Extraction;
+use tryvoga_ingest::{Gazetteer, Kind, Options, UnknownKind, read_documents};
 
 use crate::client::Client;
 use crate::output::kyiv_time;
@@ -185,20 +185,18 @@ fn record_through(client: &Client, ex: &Extraction) -> Result<Vec<Outcome>> {
     Ok(out)
 }
 
+// The core decides each command; checking them all first (with the core's own checks) records
+// nothing when any of them would be refused.
 fn report_command(r: &AttackReport) -> Result<Command> {
-    record::check_report(r).map_err(|m| anyhow!("report.{m}"))?;
+    check_report(r).map_err(|e| anyhow!("report.{e}"))?;
     Ok(Command::ReportAttack {
-        key: record::report_key(r),
-        report: serde_json::to_value(r)?,
+        report: Box::new(r.clone()),
     })
 }
 
 fn threat_command(t: &Threat) -> Result<Command> {
-    record::check_threat(t).map_err(|m| anyhow!("threat.{m}"))?;
-    Ok(Command::ReportThreat {
-        key: record::threat_key(t),
-        threat: serde_json::to_value(t)?,
-    })
+    check_threat(t).map_err(|e| anyhow!("threat.{e}"))?;
+    Ok(Command::ReportThreat { threat: t.clone() })
 }
 
 fn record_offline(
@@ -227,14 +225,14 @@ fn record_offline(
     let mut out = Vec::new();
     for (kind, command) in commands {
         let accepted = rt.block_on(store.command(actor.clone(), command, None))?;
-        let id = match &accepted.event.body {
-            tryvoga_core::EventBody::ReportAttack { report } => &report["id"],
-            tryvoga_core::EventBody::ThreatReported { threat } => &threat["id"],
-            _ => &Value::Null,
-        };
         out.push(Outcome {
             kind,
-            id: id.as_str().unwrap_or_default().to_string(),
+            id: accepted
+                .event
+                .body
+                .content_key()
+                .unwrap_or_default()
+                .to_string(),
             seq: accepted.event.seq,
             duplicate: accepted.replayed,
         });
@@ -342,9 +340,8 @@ fn summary(ex: &Extraction) -> String {
         out.push('\n');
     }
     for t in &ex.threats {
-        let name = |r: &Option<tryvoga_ingest::model::RegionRef>| {
-            r.as_ref().map_or_else(|| "?".into(), |r| r.name.clone())
-        };
+        let name =
+            |r: &Option<NamedRegion>| r.as_ref().map_or_else(|| "?".into(), |r| r.name.clone());
         outln!(
             out,
             "threat {} {}{} from {} towards {} at {}",

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::alert::{Alert, AlertId, AlertLevel, AlertStatus, AlertType};
 use crate::region::{RegionId, Registry};
+use crate::report::{AttackReport, Threat};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -85,15 +86,16 @@ pub enum Command {
         id: AlertId,
         reason: String,
     },
-    /// Records an attack report read from an official text (see `crate::report`).
+    /// Records an attack report read from an official text; the core checks it and derives
+    /// its content key (see `crate::report`). Boxed: a report is many times the size of any
+    /// other command.
     ReportAttack {
-        report: serde_json::Value,
-        key: String,
+        report: Box<AttackReport>,
     },
-    /// Records a threat notice read from an official text (see `crate::report`).
+    /// Records a threat notice read from an official text; the core checks it and derives its
+    /// content key (see `crate::report`).
     ReportThreat {
-        threat: serde_json::Value,
-        key: String,
+        threat: Threat,
     },
 }
 

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::alert::Alert;
 use crate::region::RegionId;
+use crate::report::{AttackReport, Recorded, Threat};
 
 /// One entry of the append-only, gapless log.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -33,12 +34,13 @@ pub enum EventBody {
     AlertEnded { alert: Alert },
     #[serde(rename = "alert.cancelled")]
     AlertCancelled { alert: Alert },
-    /// A threat notice; the readers in `tryvoga-ingest` define its fields.
+    /// A threat notice, with its content key as `id` (see `crate::report`).
     #[serde(rename = "threat.reported")]
-    ThreatReported { threat: serde_json::Value },
-    /// An attack summary; the readers in `tryvoga-ingest` define its fields.
+    ThreatReported { threat: Recorded<Threat> },
+    /// An attack summary, with its content key as `id` (see `crate::report`). Boxed: a report
+    /// is larger than any other event.
     #[serde(rename = "report.attack")]
-    ReportAttack { report: serde_json::Value },
+    ReportAttack { report: Box<Recorded<AttackReport>> },
 }
 
 impl EventBody {
@@ -59,6 +61,16 @@ impl EventBody {
             | EventBody::AlertUpdated { alert }
             | EventBody::AlertEnded { alert }
             | EventBody::AlertCancelled { alert } => Some(alert),
+            _ => None,
+        }
+    }
+
+    /// The content key of a recorded report or threat (its `id`); `None` for other events.
+    /// The record finds a second reading of the same text by it.
+    pub fn content_key(&self) -> Option<&str> {
+        match self {
+            EventBody::ReportAttack { report } => Some(&report.id),
+            EventBody::ThreatReported { threat } => Some(&threat.id),
             _ => None,
         }
     }

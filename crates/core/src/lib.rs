@@ -1,6 +1,6 @@
-//! The pure core of Tryvoga: the regions registry, the alert model, commands, events and the
-//! state machine that decides commands and folds events. No I/O, no async, no clock: the
-//! caller passes time in.
+//! The pure core of Tryvoga: the regions registry, the alert model, attack reports and threat
+//! notices, commands, events and the state machine that decides commands and folds events. No
+//! I/O, no async, no clock: the caller passes time in.
 
 pub mod alert;
 pub mod command;

@@ -60,8 +60,11 @@ fn is_apostrophe(c: char) -> bool {
     matches!(c, '\'' | '’' | 'ʼ' | '`' | '‘' | 'ʹ' | '′' | '´')
 }
 
-/// Normalises a name for lookup. Words joined by `_` (hashtags) or `-` are split into words.
-pub fn normalise(name: &str) -> NormalisedName {
+/// A name folded for comparison: lower-case words separated by single spaces, apostrophes
+/// removed, a leading `#` dropped, and every other character that is not a letter or digit
+/// (`_` of hashtags, `-`, `.`, `,`, brackets...) folded to a space. It is
+/// [`NormalisedName::full`], for indexes that decide about the administrative words themselves.
+pub fn fold_name(name: &str) -> String {
     let mut folded = String::with_capacity(name.len());
     for c in name.trim().trim_start_matches('#').chars() {
         if is_apostrophe(c) {
@@ -73,7 +76,20 @@ pub fn normalise(name: &str) -> NormalisedName {
             folded.push(' ');
         }
     }
-    let words: Vec<&str> = folded.split_whitespace().collect();
+    let mut out = String::with_capacity(folded.len());
+    for w in folded.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(w);
+    }
+    out
+}
+
+/// Normalises a name for lookup. Words joined by `_` (hashtags) or `-` are split into words.
+pub fn normalise(name: &str) -> NormalisedName {
+    let full = fold_name(name);
+    let words: Vec<&str> = full.split(' ').filter(|w| !w.is_empty()).collect();
     let mut level_hint = None;
     let mut bare_words = Vec::with_capacity(words.len());
     for w in &words {
@@ -89,8 +105,8 @@ pub fn normalise(name: &str) -> NormalisedName {
         }
     }
     NormalisedName {
-        full: words.join(" "),
         bare: bare_words.join(" "),
+        full,
         level_hint,
     }
 }
@@ -109,6 +125,23 @@ mod tests {
             normalise("КАМ'ЯНЕЦЬ-ПОДІЛЬСЬКИЙ").bare,
             "камянець подільський"
         );
+    }
+
+    #[test]
+    fn fold_name_is_the_full_form() {
+        assert_eq!(
+            fold_name("#м_Харків_та_Харківська"),
+            "м харків та харківська"
+        );
+        assert_eq!(fold_name("  Куп’янський (район). "), "купянський район");
+        assert_eq!(fold_name(""), "");
+        for n in [
+            "Кам'янець-Подільський район",
+            "#Київська_область",
+            "м. Київ",
+        ] {
+            assert_eq!(fold_name(n), normalise(n).full);
+        }
     }
 
     #[test]

@@ -236,12 +236,8 @@ impl State {
                 alert.seq = seq;
                 EventBody::AlertCancelled { alert }
             }
-            Command::ReportAttack { report, key } => {
-                crate::report::decide_report(actor, report, key)?
-            }
-            Command::ReportThreat { threat, key } => {
-                crate::report::decide_threat(actor, threat, key)?
-            }
+            Command::ReportAttack { report } => crate::report::decide_report(actor, report)?,
+            Command::ReportThreat { threat } => crate::report::decide_threat(actor, threat)?,
         };
         Ok(Event {
             seq,

@@ -15,8 +15,13 @@ use chrono_tz::Europe::Kyiv;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Action, Alert, AlertType, Extraction, RegionRef, Threat, ThreatKind};
-use crate::places::{Place, RegionLookup, normalise};
+use tryvoga_core::AlertType;
+use tryvoga_core::names::fold_name;
+use tryvoga_core::region::Region;
+use tryvoga_core::report::{Action, NamedRegion, Threat, ThreatKind};
+
+use crate::model::{Alert, Extraction};
+use crate::places::{RegionLookup, named};
 
 /// One channel message, from an export line or bare text.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -270,7 +275,7 @@ impl Context {
                 if let Some(p) = r.id.and_then(|id| lookup.place(id))
                     && lookup.find(&p.name_uk).len() == 1
                 {
-                    timeline.push((at, p.oblast));
+                    timeline.push((at, p.oblast.0));
                 }
             }
         }
@@ -281,7 +286,7 @@ impl Context {
         }
     }
 
-    fn pick(&self, candidates: &[Place], at: Option<i64>) -> Option<Place> {
+    fn pick<'r>(&self, candidates: &[&'r Region], at: Option<i64>) -> Option<&'r Region> {
         if let Some(now) = at
             && !self.timeline.is_empty()
         {
@@ -291,10 +296,10 @@ impl Context {
             let hi = self.timeline.partition_point(|&(t, _)| t <= now + WINDOW);
             let best = self.timeline[lo..hi]
                 .iter()
-                .filter(|(_, o)| candidates.iter().any(|p| p.oblast == *o))
+                .filter(|(_, o)| candidates.iter().any(|p| p.oblast.0 == *o))
                 .min_by_key(|(t, _)| (t - now).abs());
             if let Some(&(_, o)) = best {
-                return candidates.iter().find(|p| p.oblast == o).cloned();
+                return candidates.iter().find(|p| p.oblast.0 == o).copied();
             }
         }
         for &(t, o) in self.recent.iter().rev() {
@@ -303,49 +308,49 @@ impl Context {
             {
                 break;
             }
-            if let Some(p) = candidates.iter().find(|p| p.oblast == o) {
-                return Some(p.clone());
+            if let Some(p) = candidates.iter().find(|p| p.oblast.0 == o) {
+                return Some(p);
             }
         }
         None
     }
 }
 
-fn resolve_in(
-    lookup: &dyn RegionLookup,
+fn resolve_in<'r>(
+    lookup: &'r dyn RegionLookup,
     ctx: &mut Context,
     name: &str,
     oblast: Option<u32>,
     at: Option<i64>,
-) -> Option<Place> {
+) -> Option<&'r Region> {
     let found = lookup.find(name);
     if found.len() <= 1 {
         return found.into_iter().next();
     }
     if let Some(o) = oblast {
-        let mut inside: Vec<Place> = found.iter().filter(|p| p.oblast == o).cloned().collect();
+        let mut inside: Vec<&Region> = found.iter().filter(|p| p.oblast.0 == o).copied().collect();
         if inside.len() == 1 {
-            ctx.learned.insert(normalise(name), o);
+            ctx.learned.insert(fold_name(name), o);
             return inside.pop();
         }
     }
     if let Some(p) = ctx.pick(&found, at) {
         return Some(p);
     }
-    if let Some(o) = ctx.learned.get(&normalise(name))
-        && let Some(p) = found.iter().find(|p| p.oblast == *o)
+    if let Some(o) = ctx.learned.get(&fold_name(name))
+        && let Some(p) = found.iter().find(|p| p.oblast.0 == *o)
     {
-        return Some(p.clone());
+        return Some(p);
     }
     found
         .into_iter()
-        .max_by_key(|p| ctx.seen.get(&p.oblast).copied().unwrap_or(0))
+        .max_by_key(|p| ctx.seen.get(&p.oblast.0).copied().unwrap_or(0))
 }
 
-fn region_ref(place: Option<&Place>, written: &str) -> RegionRef {
+fn region_ref(place: Option<&Region>, written: &str) -> NamedRegion {
     match place {
-        Some(p) => p.to_ref_uk(),
-        None => RegionRef {
+        Some(p) => named(p),
+        None => NamedRegion {
             id: None,
             name: written.trim().to_string(),
         },
@@ -353,7 +358,7 @@ fn region_ref(place: Option<&Place>, written: &str) -> RegionRef {
 }
 
 fn is_test_region(name: &str) -> bool {
-    let n = normalise(name);
+    let n = fold_name(name);
     n.contains("тестов") || n.split(' ').any(|w| w == "тест" || w == "test")
 }
 
@@ -408,13 +413,11 @@ pub fn read_message(
             }
         }
     }
-    let still_active: Vec<(Option<Place>, &str)> = still_active_names
+    let still_active: Vec<(Option<&Region>, &str)> = still_active_names
         .iter()
         .map(|n| (resolve_in(lookup, ctx, n, None, ts), *n))
         .collect();
-    let list_oblast = still_active
-        .iter()
-        .find_map(|(p, _)| p.as_ref().map(|p| p.oblast));
+    let list_oblast = still_active.iter().find_map(|(p, _)| p.map(|p| p.oblast.0));
 
     // The place: "… в X" on the first line, "Зараз у X …" below it, or the hashtag.
     let tags = hashtags(text);
@@ -440,14 +443,14 @@ pub fn read_message(
     let written = written
         .or_else(|| tags.last().map(|t| t.replace('_', " ")))
         .unwrap_or_default();
-    if let Some(p) = &place {
-        ctx.note(ts, p.oblast);
+    if let Some(p) = place {
+        ctx.note(ts, p.oblast.0);
     }
     let test = is_test_region(&written) || tags.iter().any(|t| is_test_region(t));
     if written.is_empty() && !test {
         return out;
     }
-    let region = region_ref(place.as_ref(), &written);
+    let region = region_ref(place, &written);
 
     match announcement {
         Announcement::Alert(alert_type, action) => out.alerts.push(Alert {
@@ -460,7 +463,7 @@ pub fn read_message(
             test,
             still_active: still_active
                 .iter()
-                .map(|(p, n)| region_ref(p.as_ref(), n))
+                .map(|(p, n)| region_ref(*p, n))
                 .collect(),
             message_id: msg.id,
         }),
@@ -506,7 +509,7 @@ pub fn read_messages(
 /// An alert on one region from its 🔴 to its 🟢/🟡.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Interval {
-    pub region: RegionRef,
+    pub region: NamedRegion,
     #[serde(rename = "type")]
     pub alert_type: AlertType,
     pub start: DateTime<Utc>,
@@ -518,10 +521,10 @@ pub struct Interval {
     pub end_message: Option<i64>,
 }
 
-fn region_key(r: &RegionRef) -> String {
+fn region_key(r: &NamedRegion) -> String {
     match r.id {
         Some(id) => id.to_string(),
-        None => normalise(&r.name),
+        None => fold_name(&r.name),
     }
 }
 
@@ -632,7 +635,7 @@ pub fn compare_with_record(
             starts.entry(id).or_default().push(iv.start.timestamp());
         }
         by_name
-            .entry(normalise(&iv.region.name))
+            .entry(fold_name(&iv.region.name))
             .or_default()
             .push(iv.start.timestamp());
     }
@@ -677,7 +680,7 @@ pub fn compare_with_record(
             continue;
         }
         let shared_name = lookup.place(id).and_then(|p| {
-            let n = normalise(&p.name_uk);
+            let n = fold_name(&p.name_uk);
             (lookup.find(&p.name_uk).len() > 1).then_some(n)
         });
         let why = if in_gap(t) {

@@ -24,7 +24,6 @@ pub mod model;
 pub mod news;
 pub mod numbers;
 pub mod places;
-pub mod record;
 pub mod summary;
 pub mod tally;
 pub mod text;

@@ -1,8 +1,15 @@
-//! The structures the readers produce: alerts, threats, attack reports and power restrictions,
-//! serialised as the `tryvoga ingest text --json` contract.
+//! What the readers produce, as the `tryvoga ingest text --json` contract: the [`Extraction`]
+//! (`{"alerts","threats","reports","power"}`) and the two things only the readers know, the
+//! alert changes the channel announces and power restrictions.
+//!
+//! Threats, attack reports and places as a text names them are the core's vocabulary
+//! (`tryvoga_core::report`), and so are alert types and levels: the core decides on them when
+//! they are recorded, so they are declared there once.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use tryvoga_core::report::{Action, AttackReport, Evidence, NamedRegion, Threat};
+use tryvoga_core::{AlertLevel, AlertType};
 
 /// Everything read from one or more texts.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -30,52 +37,10 @@ impl Extraction {
     }
 }
 
-/// A Ukrainian region as the registry names it. `id` is null when the text named a place the
-/// registry does not know; the name as written is kept so nothing is lost.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct RegionRef {
-    pub id: Option<u32>,
-    pub name: String,
-}
-
-/// A region an attack report names: Ukrainian ones carry a registry id, foreign ones only a name
-/// and their country.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct TargetRegion {
-    pub id: Option<u32>,
-    pub name: String,
-    /// ISO 3166-1 alpha-2.
-    pub country: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AlertType {
-    AirRaid,
-    ArtilleryShelling,
-    UrbanFights,
-    Chemical,
-    Nuclear,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Action {
-    Start,
-    End,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AlertLevel {
-    Red,
-    Yellow,
-}
-
 /// One alert change announced by the channel.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
-    pub region: RegionRef,
+    pub region: NamedRegion,
     #[serde(rename = "type")]
     pub alert_type: AlertType,
     pub action: Action,
@@ -87,200 +52,10 @@ pub struct Alert {
     pub test: bool,
     /// For a partial all-clear (🟡): the regions the channel says are still under alert.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub still_active: Vec<RegionRef>,
+    pub still_active: Vec<NamedRegion>,
     /// The channel's message id, when the input was an export.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_id: Option<i64>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ThreatKind {
-    Drone,
-    CruiseMissile,
-    BallisticMissile,
-    GuidedBomb,
-    Aircraft,
-    Missile,
-    Other,
-}
-
-/// A notice that something is moving, or that such a notice is over (`action: end`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Threat {
-    pub kind: ThreatKind,
-    pub action: Action,
-    pub count: Option<u32>,
-    pub model: Option<String>,
-    pub from_region: Option<RegionRef>,
-    pub towards_region: Option<RegionRef>,
-    pub at: Option<DateTime<Utc>>,
-    pub text: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum WeaponClass {
-    Drone,
-    /// A missile whose type the text did not state.
-    Missile,
-    CruiseMissile,
-    BallisticMissile,
-    AeroballisticMissile,
-    AntiShipMissile,
-    GuidedMissile,
-    Irbm,
-    GuidedBomb,
-    Other,
-}
-
-impl WeaponClass {
-    pub fn is_missile(self) -> bool {
-        matches!(
-            self,
-            WeaponClass::Missile
-                | WeaponClass::CruiseMissile
-                | WeaponClass::BallisticMissile
-                | WeaponClass::AeroballisticMissile
-                | WeaponClass::AntiShipMissile
-                | WeaponClass::GuidedMissile
-                | WeaponClass::Irbm
-        )
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            WeaponClass::Drone => "drone",
-            WeaponClass::Missile => "missile",
-            WeaponClass::CruiseMissile => "cruise_missile",
-            WeaponClass::BallisticMissile => "ballistic_missile",
-            WeaponClass::AeroballisticMissile => "aeroballistic_missile",
-            WeaponClass::AntiShipMissile => "anti_ship_missile",
-            WeaponClass::GuidedMissile => "guided_missile",
-            WeaponClass::Irbm => "irbm",
-            WeaponClass::GuidedBomb => "guided_bomb",
-            WeaponClass::Other => "other",
-        }
-    }
-}
-
-/// Counts for one weapon class (and model, where stated). A count the text did not state is
-/// null, never 0.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WeaponCount {
-    pub class: Option<WeaponClass>,
-    pub model: Option<String>,
-    pub launched: Option<u32>,
-    pub destroyed: Option<u32>,
-    /// Lost locationally or brought down by electronic warfare; did not reach the target.
-    pub suppressed: Option<u32>,
-    pub left_airspace: Option<u32>,
-    pub hit: Option<u32>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum InfraKind {
-    Energy,
-    Oil,
-    Gas,
-    Nuclear,
-    Water,
-    Transport,
-    Residential,
-    Industrial,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Casualties {
-    pub killed: Option<u32>,
-    pub injured: Option<u32>,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Period {
-    pub start: Option<DateTime<Utc>>,
-    pub end: Option<DateTime<Utc>>,
-}
-
-/// A sentence a report was read from; `start`/`end` are byte offsets into the document text.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Evidence {
-    pub text: String,
-    pub start: usize,
-    pub end: usize,
-}
-
-/// One attack, as one document (or several captures of one document) describes it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AttackReport {
-    /// ISO 3166-1 alpha-2.
-    pub attacker: String,
-    pub target: String,
-    pub period: Period,
-    pub weapons: Vec<WeaponCount>,
-    pub regions: Vec<TargetRegion>,
-    pub casualties: Casualties,
-    pub infrastructure: Vec<InfraKind>,
-    pub evidence: Vec<Evidence>,
-    /// Where the weapons were launched from, as written ("Курськ", "акваторії Чорного моря").
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub launch_areas: Vec<String>,
-    /// Locations with hits, as the Air Force counts them.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hit_locations: Option<u32>,
-    /// Locations where debris fell.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub debris_locations: Option<u32>,
-    /// The destroyed total the headline states, kept beside the per-weapon figures because
-    /// the two do not always agree (see `flags`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub headline_destroyed: Option<u32>,
-    /// Notes on the reading: `headline_total_mismatch`, `clarification`, ...
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub flags: Vec<String>,
-}
-
-impl AttackReport {
-    pub fn new(attacker: &str, target: &str) -> Self {
-        AttackReport {
-            attacker: attacker.to_string(),
-            target: target.to_string(),
-            period: Period::default(),
-            weapons: Vec::new(),
-            regions: Vec::new(),
-            casualties: Casualties::default(),
-            infrastructure: Vec::new(),
-            evidence: Vec::new(),
-            launch_areas: Vec::new(),
-            hit_locations: None,
-            debris_locations: None,
-            headline_destroyed: None,
-            flags: Vec::new(),
-        }
-    }
-
-    /// The weapon entry for a class, if any.
-    pub fn weapon(&self, class: WeaponClass) -> Option<&WeaponCount> {
-        self.weapons.iter().find(|w| w.class == Some(class))
-    }
-
-    /// The weapon entry whose model contains `model` (case-insensitive).
-    pub fn weapon_model(&self, model: &str) -> Option<&WeaponCount> {
-        let needle = model.to_lowercase();
-        self.weapons.iter().find(|w| {
-            w.model
-                .as_deref()
-                .is_some_and(|m| m.to_lowercase().split('/').any(|p| p == needle))
-        })
-    }
-
-    pub fn total_destroyed(&self) -> u32 {
-        self.weapons
-            .iter()
-            .filter_map(|w| w.destroyed)
-            .fold(0u32, u32::saturating_add)
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -295,7 +70,7 @@ pub enum PowerKind {
 /// A restriction on power supply the grid operator or a distributor announced.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PowerRestriction {
-    pub regions: Vec<RegionRef>,
+    pub regions: Vec<NamedRegion>,
     pub kind: PowerKind,
     pub start: Option<DateTime<Utc>>,
     pub end: Option<DateTime<Utc>>,

@@ -14,10 +14,11 @@ use std::sync::LazyLock;
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use regex::Regex;
 
-use crate::model::{
-    AttackReport, Evidence, Extraction, InfraKind, PowerKind, PowerRestriction, RegionRef, Threat,
-    ThreatKind, WeaponClass,
+use tryvoga_core::report::{
+    Action, AttackReport, Evidence, InfraKind, NamedRegion, Threat, ThreatKind, WeaponClass,
 };
+
+use crate::model::{Extraction, PowerKind, PowerRestriction};
 use crate::numbers::parse_phrase;
 use crate::places::{EnMention, RegionLookup, en_mentions};
 use crate::tally;
@@ -508,8 +509,8 @@ fn threat_kind(word: &str) -> ThreatKind {
     }
 }
 
-fn region_ref(m: &EnMention) -> Option<RegionRef> {
-    Some(RegionRef {
+fn region_ref(m: &EnMention) -> Option<NamedRegion> {
+    Some(NamedRegion {
         id: Some(m.region.id?),
         name: m.region.name.clone(),
     })
@@ -558,7 +559,7 @@ pub fn read_news_documents(docs: &[&str], _lookup: &dyn RegionLookup) -> Extract
             .collect::<Vec<_>>()
             .join("\n");
         let power_entry = POWER_WORDS.iter().any(|w| entry_lower.contains(w));
-        let mut power_regions: Vec<RegionRef> = Vec::new();
+        let mut power_regions: Vec<NamedRegion> = Vec::new();
         let mut consumers: Vec<String> = Vec::new();
         let mut power_evidence = Vec::new();
         let mut power_kind = PowerKind::ConsumptionLimits;
@@ -618,7 +619,7 @@ pub fn read_news_documents(docs: &[&str], _lookup: &dyn RegionLookup) -> Extract
                     if from.is_some() || towards.is_some() {
                         out.threats.push(Threat {
                             kind: threat_kind(&c[1]),
-                            action: crate::model::Action::Start,
+                            action: Action::Start,
                             count: None,
                             model: None,
                             from_region: from,

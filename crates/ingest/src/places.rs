@@ -4,176 +4,88 @@
 //! ("Київській області", "Київщині"), English forms ("Kyiv region", "Kharkiv Oblast",
 //! "the capital"), and the foreign places Air Force and news texts name.
 //!
-//! Official names are resolved through a [`RegionLookup`]. [`Gazetteer`] is this crate's own
-//! implementation: it embeds the 27 top-level units and can be filled from the region-id
-//! crosswalk (hromadas and raions) until the core registry is wired in.
+//! The regions are the core's ([`Region`], from `Registry::embedded()` unless a caller passes
+//! another); names are folded by the core's [`fold_name`] and split from their administrative
+//! words by its [`normalise`], so a name the registry resolves reads the same here. Official
+//! names are looked up through a [`RegionLookup`]: the core [`Registry`] is one, and
+//! [`Gazetteer`] is an index over its regions for the forms the channel uses (city short names,
+//! official names before aliases). What this module keeps as data is only how texts write
+//! places, never a second list of regions.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use tryvoga_core::region::{Level as CoreLevel, Region, RegionId, Registry, ResolveError};
+use tryvoga_core::names::{fold_name, normalise};
+use tryvoga_core::region::{Level, Region, RegionId, Registry, ResolveError};
+use tryvoga_core::report::{NamedRegion, TargetRegion};
 
-use crate::model::{RegionRef, TargetRegion};
-use crate::numbers::fold;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Level {
-    Oblast,
-    Raion,
-    Hromada,
-}
-
-/// A registry region as the readers need it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Place {
-    pub id: u32,
-    pub level: Level,
-    pub parent: Option<u32>,
-    /// The top-level unit (oblast, Crimea, Kyiv, Sevastopol) the region lies in.
-    pub oblast: u32,
-    pub name_uk: String,
-    pub name_en: String,
-}
-
-impl Place {
-    pub fn to_ref_uk(&self) -> RegionRef {
-        RegionRef {
-            id: Some(self.id),
-            name: self.name_uk.clone(),
-        }
-    }
-
-    pub fn to_ref_en(&self) -> RegionRef {
-        RegionRef {
-            id: Some(self.id),
-            name: self.name_en.clone(),
-        }
-    }
-}
-
-/// Where region names are resolved. Implemented by [`Gazetteer`]; the core registry can
-/// implement it too.
+/// Where region names are resolved. Implemented by the core [`Registry`] and by [`Gazetteer`].
 pub trait RegionLookup {
-    fn place(&self, id: u32) -> Option<Place>;
+    fn place(&self, id: u32) -> Option<&Region>;
     /// Every region whose official name (Ukrainian or English, any alias) matches `name`
     /// after normalisation (case, apostrophes, `_`/`-`/`.` and the administrative words).
-    fn find(&self, name: &str) -> Vec<Place>;
+    fn find(&self, name: &str) -> Vec<&Region>;
 }
 
 impl<T: RegionLookup + ?Sized> RegionLookup for &T {
-    fn place(&self, id: u32) -> Option<Place> {
+    fn place(&self, id: u32) -> Option<&Region> {
         (**self).place(id)
     }
-    fn find(&self, name: &str) -> Vec<Place> {
+    fn find(&self, name: &str) -> Vec<&Region> {
         (**self).find(name)
-    }
-}
-
-fn from_core(r: &Region) -> Place {
-    Place {
-        id: r.id.0,
-        level: match r.level {
-            CoreLevel::Oblast => Level::Oblast,
-            CoreLevel::Raion => Level::Raion,
-            CoreLevel::Hromada => Level::Hromada,
-        },
-        parent: r.parent.map(|p| p.0),
-        oblast: r.oblast.0,
-        name_uk: r.name_uk.clone(),
-        name_en: r.name_en.clone(),
     }
 }
 
 /// The core registry can be passed directly; [`Gazetteer::from_registry`] over it reads more of
 /// the forms the channel uses (city short names, official names before aliases).
 impl RegionLookup for Registry {
-    fn place(&self, id: u32) -> Option<Place> {
-        self.get(RegionId(id)).map(from_core)
+    fn place(&self, id: u32) -> Option<&Region> {
+        self.get(RegionId(id))
     }
 
-    fn find(&self, name: &str) -> Vec<Place> {
+    fn find(&self, name: &str) -> Vec<&Region> {
         match self.resolve(name) {
-            Ok(r) => vec![from_core(r)],
-            Err(ResolveError::Ambiguous { candidates, .. }) => candidates
-                .iter()
-                .filter_map(|c| self.get(c.id))
-                .map(from_core)
-                .collect(),
+            Ok(r) => vec![r],
+            Err(ResolveError::Ambiguous { candidates, .. }) => {
+                candidates.iter().filter_map(|c| self.get(c.id)).collect()
+            }
             Err(ResolveError::Unknown { .. }) => Vec::new(),
         }
     }
 }
 
+/// A region as the texts' readers name it: its registry id and Ukrainian name.
+pub fn named(region: &Region) -> NamedRegion {
+    NamedRegion {
+        id: Some(region.id.0),
+        name: region.name_uk.clone(),
+    }
+}
+
 /// Resolves a name to one region, using `oblast` to choose between same-named hromadas.
-pub fn resolve(lookup: &dyn RegionLookup, name: &str, oblast: Option<u32>) -> Option<Place> {
+pub fn resolve<'r>(
+    lookup: &'r dyn RegionLookup,
+    name: &str,
+    oblast: Option<u32>,
+) -> Option<&'r Region> {
     let mut found = lookup.find(name);
     if found.len() > 1
         && let Some(o) = oblast
     {
-        found.retain(|p| p.oblast == o);
+        found.retain(|p| p.oblast.0 == o);
     }
     if found.len() == 1 { found.pop() } else { None }
 }
 
-/// Lower-case words separated by single spaces; apostrophes dropped; `_ - . , ( ) «»` and the
-/// like become spaces, so hashtags and official names compare equal.
-pub fn normalise(name: &str) -> String {
-    let folded = fold(name.trim().trim_start_matches('#'));
-    let mut out = String::with_capacity(folded.len());
-    for c in folded.chars() {
-        if c.is_alphanumeric() {
-            out.push(c);
-        } else if !out.ends_with(' ') && !out.is_empty() {
-            out.push(' ');
-        }
-    }
-    while out.ends_with(' ') {
-        out.pop();
-    }
-    out
-}
-
-const ADMIN_WORDS: &[&str] = &[
-    "область",
-    "обл",
-    "oblast",
-    "region",
-    "район",
-    "raion",
-    "district",
-    "територіальна",
-    "громада",
-    "тг",
-    "hromada",
-    "terytorialna",
-    "м",
-    "city",
-];
-
-fn bare(normalised: &str) -> String {
-    normalised
-        .split(' ')
-        .filter(|w| !ADMIN_WORDS.contains(w))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-fn level_hint(normalised: &str) -> Option<Level> {
-    for w in normalised.split(' ') {
-        match w {
-            "область" | "обл" | "oblast" | "region" => return Some(Level::Oblast),
-            "район" | "raion" | "district" => return Some(Level::Raion),
-            "громада" | "hromada" => return Some(Level::Hromada),
-            _ => {}
-        }
-    }
-    None
-}
+/// English names of top-level units as the texts (and so the readers' reports) spell them
+/// where the registry spells them otherwise (it has "Zaporizhia Oblast"). Each is also an
+/// alias the [`Gazetteer`] knows.
+const EN_SPELLINGS: &[(u32, &str)] = &[(12, "Zaporizhzhia Oblast")];
 
 /// A name index over regions.
 #[derive(Debug, Clone, Default)]
 pub struct Gazetteer {
-    places: Vec<Place>,
+    regions: Vec<Region>,
     by_id: HashMap<u32, usize>,
     /// Official names only: an alias must not shadow another region's official name
     /// (the registry lists "Первомайська територіальна громада" as an alias of the city
@@ -183,43 +95,14 @@ pub struct Gazetteer {
     by_bare: HashMap<String, Vec<usize>>,
 }
 
-/// The 27 top-level units: id (air-alert system), Ukrainian name, English name.
-pub const TOP_LEVEL: &[(u32, &str, &str)] = &[
-    (3, "Хмельницька область", "Khmelnytskyi Oblast"),
-    (4, "Вінницька область", "Vinnytsia Oblast"),
-    (5, "Рівненська область", "Rivne Oblast"),
-    (8, "Волинська область", "Volyn Oblast"),
-    (9, "Дніпропетровська область", "Dnipropetrovsk Oblast"),
-    (10, "Житомирська область", "Zhytomyr Oblast"),
-    (11, "Закарпатська область", "Zakarpattia Oblast"),
-    (12, "Запорізька область", "Zaporizhzhia Oblast"),
-    (13, "Івано-Франківська область", "Ivano-Frankivsk Oblast"),
-    (14, "Київська область", "Kyiv Oblast"),
-    (15, "Кіровоградська область", "Kirovohrad Oblast"),
-    (16, "Луганська область", "Luhansk Oblast"),
-    (17, "Миколаївська область", "Mykolaiv Oblast"),
-    (18, "Одеська область", "Odesa Oblast"),
-    (19, "Полтавська область", "Poltava Oblast"),
-    (20, "Сумська область", "Sumy Oblast"),
-    (21, "Тернопільська область", "Ternopil Oblast"),
-    (22, "Харківська область", "Kharkiv Oblast"),
-    (23, "Херсонська область", "Kherson Oblast"),
-    (24, "Черкаська область", "Cherkasy Oblast"),
-    (25, "Чернігівська область", "Chernihiv Oblast"),
-    (26, "Чернівецька область", "Chernivtsi Oblast"),
-    (27, "Львівська область", "Lviv Oblast"),
-    (28, "Донецька область", "Donetsk Oblast"),
-    (
-        29,
-        "Автономна Республіка Крим",
-        "Autonomous Republic of Crimea",
-    ),
-    (30, "м. Севастополь", "Sevastopol"),
-    (31, "м. Київ", "Kyiv"),
-];
-
 static EMBEDDED: LazyLock<Gazetteer> =
     LazyLock::new(|| Gazetteer::from_registry(Registry::embedded()));
+
+fn push_unique(e: &mut Vec<usize>, idx: usize) {
+    if !e.contains(&idx) {
+        e.push(idx);
+    }
+}
 
 impl Gazetteer {
     /// The project's registry (`data/regions.json`, embedded in `tryvoga-core`), indexed for the
@@ -228,89 +111,44 @@ impl Gazetteer {
         &EMBEDDED
     }
 
-    /// Every region of a registry, with its aliases, plus the top-level English short names.
+    /// Every region of a registry, with its aliases, plus the texts' English spellings.
     pub fn from_registry(registry: &Registry) -> Self {
         let mut g = Gazetteer::default();
         for r in registry.regions() {
-            g.add(from_core(r));
+            g.add(r.clone());
             for a in &r.aliases {
                 g.alias(r.id.0, a);
             }
         }
-        for &(id, uk, en) in TOP_LEVEL {
-            g.alias(id, uk);
-            g.alias(id, en);
-        }
+        g.add_spellings();
         g
     }
 
-    /// Only the 27 top-level units; enough for news and Air Force summaries.
+    /// Only the 27 top-level units of the embedded registry, by their official names; enough
+    /// for news and Air Force summaries.
     pub fn top_level() -> Self {
         let mut g = Gazetteer::default();
-        for &(id, uk, en) in TOP_LEVEL {
-            g.add(Place {
-                id,
-                level: Level::Oblast,
-                parent: None,
-                oblast: id,
-                name_uk: uk.to_string(),
-                name_en: en.to_string(),
-            });
+        for r in Registry::embedded().oblasts() {
+            g.add(r.clone());
         }
+        g.add_spellings();
         g
     }
 
-    /// The top-level units plus every row of `region_ids_crosswalk.csv`
-    /// (`id,level,name_uk_states_json,name_uk_alerts_in_ua,name_en_translit,parent_id,oblast_id,...`).
-    /// Rows that do not parse are skipped.
-    pub fn from_crosswalk_csv(csv: &str) -> Self {
-        let mut g = Gazetteer::top_level();
-        for line in csv.lines().skip(1) {
-            let cols: Vec<&str> = line.split(',').collect();
-            if cols.len() < 7 {
-                continue;
-            }
-            let Ok(id) = cols[0].parse::<u32>() else {
-                continue;
-            };
-            let level = match cols[1] {
-                "oblast" => Level::Oblast,
-                "raion" => Level::Raion,
-                "hromada" => Level::Hromada,
-                _ => continue,
-            };
-            let parent = cols[5].parse::<u32>().ok();
-            let oblast = cols[6].parse::<u32>().unwrap_or(id);
-            let name_uk = if cols[2].is_empty() { cols[3] } else { cols[2] };
-            if g.by_id.contains_key(&id) {
-                g.alias(id, name_uk);
-                g.alias(id, cols[3]);
-                g.alias(id, cols[4]);
-                continue;
-            }
-            g.add(Place {
-                id,
-                level,
-                parent,
-                oblast,
-                name_uk: name_uk.to_string(),
-                name_en: cols[4].to_string(),
-            });
-            g.alias(id, cols[3]);
+    fn add_spellings(&mut self) {
+        for &(id, name) in EN_SPELLINGS {
+            self.alias(id, name);
         }
-        g
     }
 
-    pub fn add(&mut self, place: Place) {
-        let idx = self.places.len();
-        self.by_id.insert(place.id, idx);
-        let names = [place.name_uk.clone(), place.name_en.clone()];
-        self.places.push(place);
+    /// Adds a region under its official names (Ukrainian and English).
+    pub fn add(&mut self, region: Region) {
+        let idx = self.regions.len();
+        self.by_id.insert(region.id.0, idx);
+        let names = [region.name_uk.clone(), region.name_en.clone()];
+        self.regions.push(region);
         for n in names {
-            let e = self.by_primary.entry(normalise(&n)).or_default();
-            if !e.contains(&idx) {
-                e.push(idx);
-            }
+            push_unique(self.by_primary.entry(fold_name(&n)).or_default(), idx);
             self.index(idx, &n);
         }
     }
@@ -326,66 +164,56 @@ impl Gazetteer {
     }
 
     fn index(&mut self, idx: usize, name: &str) {
-        let full = normalise(name);
-        if full.is_empty() {
+        let n = normalise(name);
+        if n.full.is_empty() {
             return;
         }
         // "м. Херсон та Херсонська територіальна громада" is also written "м. Херсон", "Херсон".
-        if let Some(city) = full.strip_prefix("м ").or_else(|| full.strip_prefix("m "))
+        if let Some(city) = n
+            .full
+            .strip_prefix("м ")
+            .or_else(|| n.full.strip_prefix("m "))
             && let Some((city, _)) = city.split_once(" та ").or_else(|| city.split_once(" ta "))
         {
             for key in [city.to_string(), format!("м {city}")] {
-                let e = self.by_full.entry(key).or_default();
-                if !e.contains(&idx) {
-                    e.push(idx);
-                }
+                push_unique(self.by_full.entry(key).or_default(), idx);
             }
         }
-        let b = bare(&full);
-        let e = self.by_full.entry(full).or_default();
-        if !e.contains(&idx) {
-            e.push(idx);
-        }
-        if !b.is_empty() {
-            let e = self.by_bare.entry(b).or_default();
-            if !e.contains(&idx) {
-                e.push(idx);
-            }
+        push_unique(self.by_full.entry(n.full).or_default(), idx);
+        if !n.bare.is_empty() {
+            push_unique(self.by_bare.entry(n.bare).or_default(), idx);
         }
     }
 
     pub fn len(&self) -> usize {
-        self.places.len()
+        self.regions.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.places.is_empty()
+        self.regions.is_empty()
     }
 }
 
 impl RegionLookup for Gazetteer {
-    fn place(&self, id: u32) -> Option<Place> {
-        self.by_id.get(&id).map(|&i| self.places[i].clone())
+    fn place(&self, id: u32) -> Option<&Region> {
+        self.by_id.get(&id).map(|&i| &self.regions[i])
     }
 
-    fn find(&self, name: &str) -> Vec<Place> {
-        let full = normalise(name);
+    fn find(&self, name: &str) -> Vec<&Region> {
+        let n = normalise(name);
         if let Some(ix) = self
             .by_primary
-            .get(&full)
-            .or_else(|| self.by_full.get(&full))
+            .get(&n.full)
+            .or_else(|| self.by_full.get(&n.full))
         {
-            return ix.iter().map(|&i| self.places[i].clone()).collect();
+            return ix.iter().map(|&i| &self.regions[i]).collect();
         }
-        let hint = level_hint(&full);
-        let b = bare(&full);
-        let Some(ix) = self.by_bare.get(&b) else {
+        let Some(ix) = self.by_bare.get(&n.bare) else {
             return Vec::new();
         };
         ix.iter()
-            .map(|&i| &self.places[i])
-            .filter(|p| hint.is_none_or(|h| h == p.level))
-            .cloned()
+            .map(|&i| &self.regions[i])
+            .filter(|p| n.level_hint.is_none_or(|h| h.admits(p.level)))
             .collect()
     }
 }
@@ -440,8 +268,8 @@ pub fn uk_oblast_mentions(text: &str) -> Vec<(usize, usize, u32)> {
     let mut i = 0;
     while i < words.len() {
         let (s, e) = words[i];
-        let w = normalise(&text[s..e]);
-        let next = words.get(i + 1).map(|&(a, b)| normalise(&text[a..b]));
+        let w = fold_name(&text[s..e]);
+        let next = words.get(i + 1).map(|&(a, b)| fold_name(&text[a..b]));
         let mut hit = None;
         for &(id, stem, colloquial) in UK_FORMS {
             if colloquial.iter().any(|c| w.starts_with(c)) && !w.starts_with("кримськ") {
@@ -653,21 +481,24 @@ pub struct EnMention {
 }
 
 fn ua_target(id: u32) -> TargetRegion {
-    let name = TOP_LEVEL
-        .iter()
-        .find(|t| t.0 == id)
-        .map(|t| t.2)
-        .unwrap_or("");
     TargetRegion {
         id: Some(id),
-        name: name.to_string(),
+        name: en_name(id),
         country: "UA".to_string(),
     }
 }
 
-/// English name of a top-level unit.
+/// English name of a top-level unit, as the readers' reports give it: the registry's, unless
+/// the texts spell it otherwise ([`EN_SPELLINGS`]); empty for an id that is not a top-level unit.
 pub fn en_name(id: u32) -> String {
-    ua_target(id).name
+    if let Some(&(_, name)) = EN_SPELLINGS.iter().find(|(i, _)| *i == id) {
+        return name.to_string();
+    }
+    Registry::embedded()
+        .get(RegionId(id))
+        .filter(|r| r.level == Level::Oblast)
+        .map(|r| r.name_en.clone())
+        .unwrap_or_default()
 }
 
 fn is_region_word(w: &str) -> bool {
@@ -870,14 +701,14 @@ mod tests {
 
     #[test]
     fn normalises_hashtags_and_names() {
-        assert_eq!(normalise("#Київська_область"), "київська область");
+        assert_eq!(fold_name("#Київська_область"), "київська область");
         assert_eq!(
-            normalise("Куп’янський район"),
-            normalise("#Купянський_район")
+            fold_name("Куп’янський район"),
+            fold_name("#Купянський_район")
         );
         assert_eq!(
-            normalise("м. Харків та Харківська територіальна громада"),
-            normalise("#м_Харків_та_Харківська_територіальна_громада")
+            fold_name("м. Харків та Харківська територіальна громада"),
+            fold_name("#м_Харків_та_Харківська_територіальна_громада")
         );
     }
 
@@ -885,23 +716,29 @@ mod tests {
     fn top_level_resolves_official_and_bare_names() {
         let g = Gazetteer::top_level();
         assert_eq!(
-            resolve(&g, "Київська область", None).map(|p| p.id),
+            resolve(&g, "Київська область", None).map(|p| p.id.0),
             Some(14)
         );
         assert_eq!(
-            resolve(&g, "#Київська_область", None).map(|p| p.id),
+            resolve(&g, "#Київська_область", None).map(|p| p.id.0),
             Some(14)
         );
-        assert_eq!(resolve(&g, "м. Київ", None).map(|p| p.id), Some(31));
-        assert_eq!(resolve(&g, "Kharkiv Oblast", None).map(|p| p.id), Some(22));
+        assert_eq!(resolve(&g, "м. Київ", None).map(|p| p.id.0), Some(31));
+        assert_eq!(
+            resolve(&g, "Kharkiv Oblast", None).map(|p| p.id.0),
+            Some(22)
+        );
         assert!(resolve(&g, "Нарнія", None).is_none());
     }
 
     #[test]
     fn the_core_registry_is_a_lookup_too() {
         let r = Registry::embedded();
-        assert_eq!(resolve(r, "Київська область", None).map(|p| p.id), Some(14));
-        assert_eq!(r.place(31).map(|p| p.oblast), Some(31));
+        assert_eq!(
+            resolve(r, "Київська область", None).map(|p| p.id.0),
+            Some(14)
+        );
+        assert_eq!(r.place(31).map(|p| p.oblast.0), Some(31));
         assert!(r.find("Нарнія").is_empty());
     }
 

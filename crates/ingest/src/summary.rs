@@ -10,7 +10,9 @@ use chrono_tz::Europe::Kyiv;
 use regex::Regex;
 
 use crate::channel::kyiv_to_utc;
-use crate::model::{AttackReport, Evidence, Extraction, InfraKind, TargetRegion};
+use tryvoga_core::report::{AttackReport, Evidence, InfraKind, TargetRegion};
+
+use crate::model::Extraction;
 use crate::numbers::parse_phrase;
 use crate::places::{RegionLookup, en_name, uk_oblast_mentions};
 use crate::text::{mask_parentheses, sentences};

@@ -2,7 +2,8 @@
 //! where the text tells models apart), each count kept as the text stated it. A phrase that
 //! repeats a figure (headline and body) does not add to it.
 
-use crate::model::{WeaponClass, WeaponCount};
+use tryvoga_core::report::{WeaponClass, WeaponCount};
+
 use crate::weapons::{Mention, Role};
 
 fn models_of(w: &WeaponCount) -> Vec<String> {

@@ -4,7 +4,8 @@
 //! suppressed, left the airspace, hit). Numbers not attached to a weapon word (troops, money,
 //! years, distances) never become counts.
 
-use crate::model::WeaponClass;
+use tryvoga_core::report::WeaponClass;
+
 use crate::numbers::{fold, parse_digits, parse_phrase};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

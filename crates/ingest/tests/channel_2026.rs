@@ -2,7 +2,8 @@
 
 mod common;
 
-use tryvoga_ingest::model::{Action, AlertType, ThreatKind};
+use tryvoga_core::AlertType;
+use tryvoga_core::report::{Action, ThreatKind};
 use tryvoga_ingest::{Kind, read_text};
 
 #[test]

@@ -48,11 +48,11 @@ fn load_record(lookup: &dyn RegionLookup, file: &str) -> Vec<RecordInterval> {
         let (oblast, raion, hromada, level) = (&row[0], &row[1], &row[2], &row[3]);
         let Some(start) = utc(&row[4]) else { continue };
         let o = resolve(lookup, oblast, None);
-        let oid = o.as_ref().map(|p| p.oblast);
+        let oid = o.as_ref().map(|p| p.oblast.0);
         let (name, region) = match level {
-            "oblast" => (oblast, o.map(|p| p.id)),
-            "raion" => (raion, resolve(lookup, raion, oid).map(|p| p.id)),
-            _ => (hromada, resolve(lookup, hromada, oid).map(|p| p.id)),
+            "oblast" => (oblast, o.map(|p| p.id.0)),
+            "raion" => (raion, resolve(lookup, raion, oid).map(|p| p.id.0)),
+            _ => (hromada, resolve(lookup, hromada, oid).map(|p| p.id.0)),
         };
         out.push(RecordInterval {
             region,

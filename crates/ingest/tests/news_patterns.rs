@@ -2,7 +2,8 @@
 //! parts of totals, passive verbs, counts referring back, promised weapons and troops that are
 //! not counts, attacks on Russia, power-outage schedules.
 
-use tryvoga_ingest::model::{AttackReport, InfraKind, PowerKind, WeaponClass};
+use tryvoga_core::report::{AttackReport, InfraKind, WeaponClass};
+use tryvoga_ingest::model::PowerKind;
 use tryvoga_ingest::news::read_news;
 use tryvoga_ingest::{Extraction, Gazetteer};
 

@@ -4,7 +4,7 @@
 mod common;
 
 use chrono::{DateTime, Utc};
-use tryvoga_ingest::model::{AttackReport, WeaponClass};
+use tryvoga_core::report::{AttackReport, WeaponClass};
 use tryvoga_ingest::summary::read_summary;
 
 fn load() -> Vec<(i64, DateTime<Utc>, String)> {

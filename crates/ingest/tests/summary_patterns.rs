@@ -2,8 +2,8 @@
 //! sample lacks: a massive combined strike with inventory lists and a clarification post.
 
 use chrono::DateTime;
+use tryvoga_core::report::WeaponClass;
 use tryvoga_ingest::Gazetteer;
-use tryvoga_ingest::model::WeaponClass;
 use tryvoga_ingest::summary::read_summary;
 
 const COMBINED: &str = "⚡️ ЗБИТО/ПОДАВЛЕНО 430 ЦІЛЕЙ ПРОТИВНИКА
@@ -63,7 +63,7 @@ fn combined_strike_with_inventory_lists() {
     );
     assert!(
         r.infrastructure
-            .contains(&tryvoga_ingest::model::InfraKind::Energy)
+            .contains(&tryvoga_core::report::InfraKind::Energy)
     );
 }
 

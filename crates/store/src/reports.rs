@@ -5,17 +5,19 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
-use serde_json::Value;
-use tryvoga_core::report::{Night, RecordedReport, nights as fold_nights, report_time};
-use tryvoga_core::{Command, Event, EventBody};
+use tryvoga_core::report::{
+    AttackReport, Night, Recorded, RecordedReport, nights as fold_nights, report_time,
+};
+use tryvoga_core::{Event, EventBody};
 
 use crate::{StoreError, from_ms, ms};
 
-/// The event already holding the report or threat a command would record, if any.
-pub(crate) fn recorded(conn: &Connection, command: &Command) -> Result<Option<u64>, StoreError> {
-    let (table, key) = match command {
-        Command::ReportAttack { key, .. } => ("reports", key),
-        Command::ReportThreat { key, .. } => ("threats", key),
+/// The event already holding the report or threat a decided event would record (the same
+/// content key), if any.
+pub(crate) fn recorded(conn: &Connection, body: &EventBody) -> Result<Option<u64>, StoreError> {
+    let (table, key) = match body {
+        EventBody::ReportAttack { report } => ("reports", &report.id),
+        EventBody::ThreatReported { threat } => ("threats", &threat.id),
         _ => return Ok(None),
     };
     let seq: Option<i64> = conn
@@ -32,11 +34,10 @@ pub(crate) fn recorded(conn: &Connection, command: &Command) -> Result<Option<u6
 pub(crate) fn materialise(conn: &Connection, event: &Event) -> Result<(), StoreError> {
     match &event.body {
         EventBody::ReportAttack { report } => {
-            let key = id_of(report, event.seq)?;
             conn.execute(
                 "INSERT INTO reports (key, seq, at_ms, time_ms, json) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![
-                    key,
+                    report.id,
                     event.seq as i64,
                     ms(event.at),
                     ms(report_time(report, event.at)),
@@ -45,11 +46,10 @@ pub(crate) fn materialise(conn: &Connection, event: &Event) -> Result<(), StoreE
             )?;
         }
         EventBody::ThreatReported { threat } => {
-            let key = id_of(threat, event.seq)?;
             conn.execute(
                 "INSERT INTO threats (key, seq, at_ms, json) VALUES (?1, ?2, ?3, ?4)",
                 params![
-                    key,
+                    threat.id,
                     event.seq as i64,
                     ms(event.at),
                     serde_json::to_string(threat)?
@@ -61,12 +61,6 @@ pub(crate) fn materialise(conn: &Connection, event: &Event) -> Result<(), StoreE
     Ok(())
 }
 
-fn id_of(v: &Value, seq: u64) -> Result<&str, StoreError> {
-    v["id"]
-        .as_str()
-        .ok_or_else(|| StoreError::Corrupt(format!("event {seq}: a report without its id")))
-}
-
 /// A recorded attack report with where it stands in the log.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StoredReport {
@@ -74,7 +68,7 @@ pub struct StoredReport {
     pub recorded_at: DateTime<Utc>,
     /// When the attack happened: the report's period start, else its end, else `recorded_at`.
     pub time: DateTime<Utc>,
-    pub report: Value,
+    pub report: Recorded<AttackReport>,
 }
 
 /// Reports whose attack happened in `[from, to)`, oldest first, at most `limit`.

@@ -378,7 +378,7 @@ fn run_command(
     let seq = state.last_seq() + 1;
     let mut event = state.decide_as(registry, actor, command, origin, seq, now)?;
     // The same text read twice is one report: answer with the one already recorded.
-    if let Some(seq) = crate::reports::recorded(conn, command)? {
+    if let Some(seq) = crate::reports::recorded(conn, &event.body)? {
         let event = crate::queries::event_at(conn, seq)?.ok_or(StoreError::Corrupt(format!(
             "a recorded report points at missing event {seq}"
         )))?;

@@ -4,7 +4,10 @@
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
-use serde_json::json;
+use tryvoga_core::report::{
+    Action, AttackReport, Evidence, Period, Threat, ThreatKind, WeaponClass, WeaponCount,
+    report_key,
+};
 use tryvoga_core::{Actor, Command, Event, EventBody, Registry, Role};
 use tryvoga_store::{Access, CommandError, Store, queries, reports};
 
@@ -20,18 +23,31 @@ fn t(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
 }
 
-fn report(key: &str) -> Command {
+fn attack() -> AttackReport {
+    AttackReport {
+        period: Period {
+            start: Some(t("2024-06-23T15:00:00Z")),
+            end: Some(t("2024-06-24T05:30:00Z")),
+        },
+        weapons: vec![WeaponCount {
+            class: Some(WeaponClass::Drone),
+            launched: Some(27),
+            destroyed: Some(24),
+            ..WeaponCount::default()
+        }],
+        evidence: vec![Evidence {
+            text: "збито 24 з 27 ударних БпЛА".into(),
+            start: 0,
+            end: 20,
+        }],
+        ..AttackReport::new("RU", "UA")
+    }
+}
+
+/// The core keys a report by its text: every post of it is the same command.
+fn report() -> Command {
     Command::ReportAttack {
-        key: key.into(),
-        report: json!({
-            "attacker": "RU", "target": "UA",
-            "period": {"start": "2024-06-23T15:00:00Z", "end": "2024-06-24T05:30:00Z"},
-            "weapons": [{"class": "drone", "model": null, "launched": 27, "destroyed": 24,
-                         "suppressed": null, "left_airspace": null, "hit": null}],
-            "regions": [], "casualties": {"killed": null, "injured": null},
-            "infrastructure": [],
-            "evidence": [{"text": "збито 24 з 27 ударних БпЛА", "start": 0, "end": 20}]
-        }),
+        report: Box::new(attack()),
     }
 }
 
@@ -50,28 +66,36 @@ async fn a_report_posted_twice_is_one_event_and_one_row() {
     .unwrap();
 
     let first = store
-        .command(actor(Role::Issuer), report("k1"), None)
+        .command(actor(Role::Issuer), report(), None)
         .await
         .unwrap();
     assert!(!first.replayed);
     assert_eq!(first.event.kind(), "report.attack");
     // Another token, same text: the same record.
     let again = store
-        .command(actor(Role::Admin), report("k1"), None)
+        .command(actor(Role::Admin), report(), None)
         .await
         .unwrap();
     assert!(again.replayed);
     assert_eq!(again.event.seq, first.event.seq);
 
-    let refused = store.command(actor(Role::Reader), report("k2"), None).await;
+    let refused = store.command(actor(Role::Reader), report(), None).await;
     assert!(matches!(refused, Err(CommandError::Refused(_))));
 
     let threat = store
         .command(
             actor(Role::Issuer),
             Command::ReportThreat {
-                key: "t1".into(),
-                threat: json!({"kind": "drone", "action": "start", "text": "БпЛА на Суми"}),
+                threat: Threat {
+                    kind: ThreatKind::Drone,
+                    action: Action::Start,
+                    count: None,
+                    model: None,
+                    from_region: None,
+                    towards_region: None,
+                    at: None,
+                    text: "БпЛА на Суми".into(),
+                },
             },
             None,
         )
@@ -92,7 +116,7 @@ async fn a_report_posted_twice_is_one_event_and_one_row() {
         .unwrap();
     assert_eq!(events, 2);
     assert_eq!(listed.len(), 1);
-    assert_eq!(listed[0].report["id"], "k1");
+    assert_eq!(listed[0].report.id, report_key(&attack()));
     assert_eq!(listed[0].time, t("2024-06-23T15:00:00Z"));
     assert_eq!(nights.len(), 1);
     assert_eq!(nights[0].night.to_string(), "2024-06-23");
@@ -102,7 +126,7 @@ async fn a_report_posted_twice_is_one_event_and_one_row() {
     let EventBody::ReportAttack { report: stored } = &first.event.body else {
         panic!("not a report");
     };
-    assert_eq!(stored["evidence"][0]["text"], "збито 24 з 27 ударних БпЛА");
+    assert_eq!(stored.evidence[0].text, "збито 24 з 27 ударних БпЛА");
 
     // Reopening restores the log position; a repost after restart is still one record.
     drop(store);
@@ -114,7 +138,7 @@ async fn a_report_posted_twice_is_one_event_and_one_row() {
     )
     .unwrap();
     let after = store
-        .command(actor(Role::Admin), report("k1"), None)
+        .command(actor(Role::Admin), report(), None)
         .await
         .unwrap();
     assert!(after.replayed);

@@ -1,4 +1,4 @@
-//! Paths to the shared test material and the temporary region lookup built from the crosswalk.
+//! Paths to the shared test material and the region lookup the readers use.
 #![allow(dead_code)]
 
 use std::path::PathBuf;
@@ -18,9 +18,4 @@ pub fn read_shared(rel: &str) -> String {
 /// The project's registry (oblasts, raions, hromadas).
 pub fn gazetteer() -> &'static Gazetteer {
     Gazetteer::embedded()
-}
-
-/// The region-id crosswalk, as a cross-check of the registry.
-pub fn crosswalk() -> Gazetteer {
-    Gazetteer::from_crosswalk_csv(&read_shared("data/region-ids/region_ids_crosswalk.csv"))
 }

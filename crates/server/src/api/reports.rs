@@ -3,10 +3,11 @@
 //! the whole country, so an issuer's region scope does not limit it), `GET /api/v1/reports`,
 //! `GET /api/v1/reports/nights` (totals per night) and `GET /api/v1/charts/nights.svg`.
 //!
-//! The body is the report or threat as `tryvoga ingest text --json` prints it. It is checked by
-//! the readers' own rules (`tryvoga_ingest::record`), given a key derived from its source text,
-//! and decided by the core like any command; the same text posted again, by any token, is
-//! answered with the event recorded the first time (`200`, `Idempotent-Replay: true`).
+//! The body is the report or threat as `tryvoga ingest text --json` prints it, parsed into the
+//! core's type and decided by the core like any command: the core checks it
+//! (`tryvoga_core::report::check`) and keys it by its source text; the same text posted again,
+//! by any token, is answered with the event recorded the first time (`200`,
+//! `Idempotent-Replay: true`).
 
 use axum::Router;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
@@ -21,8 +22,6 @@ use serde_json::json;
 use tryvoga_charts::{Chart, ChartError, Format, NightBar};
 use tryvoga_core::report::Night;
 use tryvoga_core::{Command, EventBody, Role};
-use tryvoga_ingest::model::{AttackReport, Threat};
-use tryvoga_ingest::record;
 use tryvoga_store::reports;
 
 use crate::api::alerts::period;
@@ -40,25 +39,19 @@ pub fn routes() -> Router<SharedApp> {
         .route("/api/v1/charts/nights.svg", get(nights_svg))
 }
 
-/// Checks a body against the readers' rules and builds the command that records it.
+/// Parses a body into the command that records it.
 type Build = fn(&[u8]) -> Result<Command, ApiError>;
 
 fn build_report(bytes: &[u8]) -> Result<Command, ApiError> {
-    let report: AttackReport = parse_json(bytes)?;
-    record::check_report(&report).map_err(|m| ApiError::invalid(format!("report.{m}")))?;
-    let key = record::report_key(&report);
-    let report = serde_json::to_value(&report)
-        .map_err(|e| ApiError::internal(format!("a checked report did not serialise: {e}")))?;
-    Ok(Command::ReportAttack { report, key })
+    Ok(Command::ReportAttack {
+        report: parse_json(bytes)?,
+    })
 }
 
 fn build_threat(bytes: &[u8]) -> Result<Command, ApiError> {
-    let threat: Threat = parse_json(bytes)?;
-    record::check_threat(&threat).map_err(|m| ApiError::invalid(format!("threat.{m}")))?;
-    let key = record::threat_key(&threat);
-    let threat = serde_json::to_value(&threat)
-        .map_err(|e| ApiError::internal(format!("a checked threat did not serialise: {e}")))?;
-    Ok(Command::ReportThreat { threat, key })
+    Ok(Command::ReportThreat {
+        threat: parse_json(bytes)?,
+    })
 }
 
 async fn record_one(
@@ -78,15 +71,19 @@ async fn record_one(
     };
     let accepted = app.store.command(actor, command, None).await?;
     let event = &accepted.event;
-    let (field, value) = match &event.body {
-        EventBody::ReportAttack { report } => ("report", report),
-        EventBody::ThreatReported { threat } => ("threat", threat),
+    let (field, id, value) = match &event.body {
+        EventBody::ReportAttack { report } => ("report", &report.id, serde_json::to_value(report)),
+        EventBody::ThreatReported { threat } => {
+            ("threat", &threat.id, serde_json::to_value(threat))
+        }
         _ => {
             return Err(ApiError::internal(
                 "a report command produced another event",
             ));
         }
     };
+    let value = value
+        .map_err(|e| ApiError::internal(format!("a recorded event did not serialise: {e}")))?;
     let status = if accepted.replayed {
         StatusCode::OK
     } else {
@@ -95,7 +92,7 @@ async fn record_one(
     let body = json!({
         "seq": event.seq,
         "kind": event.kind(),
-        "id": value["id"],
+        "id": id,
         "recorded_at": event.at,
         "issuer": event.issuer,
         "duplicate": accepted.replayed,
