@@ -266,8 +266,11 @@ expect_fail "R6 outputs depends on api under another name" "R6 crates/outputs/Ca
 
 fresh; mkdir -p "$case_dir/crates/extra/src"; touch "$case_dir/crates/extra/src/lib.rs"
 printf '[package]\nname = "tryvoga-extra"\nversion = "0.1.0"\nedition = "2021"\n' > "$case_dir/crates/extra/Cargo.toml"
+printf '[dependencies]\nrusqlite.workspace = true\n' >> "$case_dir/crates/extra/Cargo.toml"
 sed -i 's|members = \["crates/core",|members = ["crates/extra", "crates/core",|' "$case_dir/Cargo.toml"
-expect_fail "LAYOUT an unknown crate crates/extra" "LAYOUT crates/extra/Cargo.toml: crates/extra is not in the layout"
+expect_fail "LAYOUT an unknown crate crates/extra (its SQL dependency still reported)" \
+  "LAYOUT crates/extra/Cargo.toml: crates/extra is not in the layout" \
+  "R1 crates/extra/Cargo.toml: tryvoga-extra depends on rusqlite"
 
 fresh; mkdir -p "$case_dir/crates/extra/src"; echo 'use rusqlite::Connection;' > "$case_dir/crates/extra/src/lib.rs"
 printf '[package]\nname = "tryvoga-extra"\nversion = "0.1.0"\nedition = "2021"\n' > "$case_dir/crates/extra/Cargo.toml"
