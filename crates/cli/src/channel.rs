@@ -21,7 +21,7 @@ use tryvoga_history::sirens::Kind as DatasetKind;
 use tryvoga_history::{Dataset, Skip, read_sirens};
 use tryvoga_ingest::Gazetteer;
 use tryvoga_ingest::channel::{
-    Interval, MatchReport, Message, RecordInterval, Unmatched, compare_with_record,
+    ChannelInterval, MatchReport, Message, RecordInterval, Unmatched, compare_with_record,
     rebuild_intervals,
 };
 use tryvoga_store::HistoricalAlert;
@@ -96,7 +96,7 @@ fn read_export(path: &Path) -> Result<Export> {
 
 /// The rows to import, and every interval left out with the line of its 🔴 and the reason.
 fn rows(
-    intervals: &[Interval],
+    intervals: &[ChannelInterval],
     messages: &[Message],
     lines: &[u64],
     registry: &Registry,

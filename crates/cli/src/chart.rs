@@ -83,7 +83,7 @@ pub fn run(cmd: ChartCommand) -> Result<()> {
             let store = open_shared(&db)?;
             let registry = Registry::embedded();
             let now = Utc::now();
-            let chart = store.read(|c| {
+            let read = |c: &dyn tryvoga_store::Queries| -> Result<_, tryvoga_store::StoreError> {
                 Ok(match &cmd {
                     ChartCommand::Nights(_) => {
                         return Err(tryvoga_store::StoreError::Invalid(
@@ -110,7 +110,8 @@ pub fn run(cmd: ChartCommand) -> Result<()> {
                         figures::ranking_chart(&ranking, from, to)
                     }
                 })
-            })?;
+            };
+            let chart = read(store.queries().as_ref())?;
             tryvoga_charts::render(&chart, format)?
         }
         Place::Server(client) => {

@@ -6,9 +6,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, anyhow};
 use clap::Args;
+use tryvoga_api::reports::nights_chart;
 use tryvoga_charts::Format;
-use tryvoga_server::api::reports::nights_chart;
-use tryvoga_store::reports;
 
 use crate::stats::{open_shared, period};
 use crate::{Place, Target};
@@ -35,7 +34,7 @@ pub fn run(args: NightsArgs) -> Result<()> {
     let bytes = match args.target.place()? {
         Place::File(db) => {
             let store = open_shared(&db)?;
-            let nights = store.read(|c| reports::nights(c, from, to))?;
+            let nights = store.queries().nights(from, to)?;
             tryvoga_charts::render(&nights_chart(&nights, from, to), format)?
         }
         Place::Server(client) => {

@@ -25,7 +25,7 @@ pub struct RecordKey {
 
 /// The store at `db`, held by this process alone, signing every event it appends.
 pub fn open(db: &Path, key: &RecordKey) -> Result<Store, StoreError> {
-    tryvoga_server::open_offline(db, Registry::embedded(), key.path.as_deref())
+    tryvoga::server::open_offline(db, Registry::embedded(), key.path.as_deref())
 }
 
 /// As [`open`], for an import: a database a server holds is refused with what to do about it.

@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::{Result, anyhow};
 use clap::Args;
 use tryvoga_core::Registry;
-use tryvoga_server::outputs::OutputOptions;
+use tryvoga_outputs::OutputOptions;
 
 #[derive(Args, Debug, Clone)]
 pub struct OutputArgs {
@@ -56,7 +56,7 @@ impl OutputArgs {
             None => None,
             Some(url) => {
                 let mut o =
-                    tryvoga_server::mqtt::MqttOptions::from_url(url).map_err(|e| anyhow!(e))?;
+                    tryvoga_outputs::mqtt::MqttOptions::from_url(url).map_err(|e| anyhow!(e))?;
                 let prefix = self.mqtt_prefix.trim_matches('/');
                 if prefix.is_empty() || prefix.contains(['+', '#']) {
                     return Err(anyhow!("--mqtt-prefix must be a topic without wildcards"));
@@ -76,7 +76,7 @@ impl OutputArgs {
         Ok(OutputOptions {
             signing_key: self.signing_key.clone(),
             cap_sender: self.cap_sender.clone(),
-            webhooks: tryvoga_server::webhooks::Retry {
+            webhooks: tryvoga_outputs::webhooks::Retry {
                 base: Duration::from_millis(self.webhook_retry_base_ms.max(1)),
                 max: Duration::from_millis(self.webhook_retry_max_ms.max(1)),
                 max_attempts: self.webhook_max_attempts,

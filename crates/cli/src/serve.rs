@@ -6,8 +6,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
+use tryvoga_bus::EventSource;
 use tryvoga_core::{Registry, Role};
-use tryvoga_store::{NewToken, queries};
+use tryvoga_store::NewToken;
 
 #[derive(Args)]
 pub struct ServeArgs {
@@ -61,12 +62,12 @@ pub fn run(args: ServeArgs) -> Result<()> {
     rt.block_on(async move {
         let registry = Registry::embedded();
         let outputs = args.outputs.options(registry)?;
-        let app = tryvoga_server::open_with(
+        let app = tryvoga::server::open_with(
             &args.db,
             registry,
-            tryvoga_server::Options {
+            tryvoga::server::Options {
                 public_reads: !args.private_reads,
-                compat: tryvoga_server::compat::CompatOptions {
+                compat: tryvoga_compat::CompatOptions {
                     public_alerts_in_ua: public_api(&args.compat_public, "alerts-in-ua"),
                     public_ukrainealarm: public_api(&args.compat_public, "ukrainealarm"),
                     rate_limit_per_minute: args.compat_rate_limit,
@@ -76,7 +77,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
             outputs,
         )
         .with_context(|| format!("opening {}", args.db.display()))?;
-        let tokens = app.store.read(queries::token_count)?;
+        let tokens = app.store.queries().token_count()?;
         if tokens == 0 {
             let (_, secret) = app
                 .store
@@ -98,11 +99,11 @@ pub fn run(args: ServeArgs) -> Result<()> {
         tracing::info!(
             db = %args.db.display(),
             regions = registry.len(),
-            seq = app.hub.last_seq(),
+            seq = app.source.head(),
             "serving on http://{addr}"
         );
         println!("serving on http://{addr}");
-        tryvoga_server::serve(listener, app, async {
+        tryvoga::server::serve(listener, app, async {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await?;

@@ -72,18 +72,7 @@ pub fn resolve(region: &str) -> Result<&'static tryvoga_core::Region> {
     })
 }
 
-/// Percent-encodes a value for a URL query or path segment.
-pub fn encode(v: &str) -> String {
-    let mut out = String::with_capacity(v.len());
-    for b in v.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+pub use tryvoga_api::query::percent as encode;
 
 pub fn query(from: DateTime<Utc>, to: DateTime<Utc>, alert_type: Option<AlertType>) -> String {
     let mut q = format!(
@@ -121,17 +110,15 @@ pub fn run(args: StatsArgs) -> Result<()> {
         Place::File(db) => {
             let region = resolve(&args.region)?;
             let store = open_shared(&db)?;
-            store.read(|c| {
-                figures::region_stats(
-                    c,
-                    Registry::embedded(),
-                    region,
-                    alert_type,
-                    from,
-                    to,
-                    Utc::now(),
-                )
-            })?
+            figures::region_stats(
+                store.queries().as_ref(),
+                Registry::embedded(),
+                region,
+                alert_type,
+                from,
+                to,
+                Utc::now(),
+            )?
         }
         Place::Server(client) => {
             let v = client.get(&format!(

@@ -4,7 +4,7 @@ use anyhow::{Result, anyhow};
 use clap::Subcommand;
 use serde_json::{Value, json};
 use tryvoga_core::{RegionId, Registry, Role};
-use tryvoga_store::{Access, NewToken, Store, queries};
+use tryvoga_store::{Access, NewToken, Store};
 
 use crate::output::{print_json, stdout_is_terminal, table};
 use crate::{Place, Target};
@@ -113,7 +113,7 @@ pub fn run(cmd: TokenCommand) -> Result<()> {
             let tokens: Value = match target.place()? {
                 Place::File(db) => {
                     let store = open_shared(&db)?;
-                    serde_json::to_value(store.read(queries::tokens)?)?
+                    serde_json::to_value(store.queries().tokens()?)?
                 }
                 Place::Server(client) => client.get("/api/v1/tokens")?["tokens"].clone(),
             };

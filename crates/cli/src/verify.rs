@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
 use serde_json::Value;
-use tryvoga_server::signing::{self, Trusted};
+use tryvoga_outputs::signing::{self, Trusted};
 
 #[derive(Args, Debug)]
 pub struct VerifyArgs {

@@ -14,24 +14,6 @@ const KYIV_OBLAST: u64 = 14;
 const KYIV_CITY: u64 = 31;
 const LVIV_OBLAST: u64 = 27;
 
-fn fresh() -> (tempfile::TempDir, Server, String) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let server = Server::start(&dir.path().join("tryvoga.db"));
-    let admin = server
-        .admin
-        .clone()
-        .expect("first run prints the admin token");
-    (dir, server, admin)
-}
-
-fn start_alert(server: &Server, token: &str, region: Value) -> Reply {
-    post(
-        &server.url("/api/v1/alerts"),
-        token,
-        &json!({ "region": region, "type": "air_raid" }),
-    )
-}
-
 fn next(rx: &std::sync::mpsc::Receiver<SseEvent>, within: Duration) -> SseEvent {
     rx.recv_timeout(within)
         .unwrap_or_else(|_| panic!("no event within {within:?}"))
@@ -547,49 +529,6 @@ fn health_and_metrics() {
     let text = metrics.body.as_str().expect("text").to_string();
     assert!(text.contains("tryvoga_last_seq 1"), "{text}");
     assert!(text.contains("tryvoga_active_alerts 1"), "{text}");
-}
-
-#[test]
-fn a_stream_asked_for_on_a_reused_connection_is_served_too() {
-    use std::io::{BufRead, BufReader, Read, Write};
-    let (_dir, server, admin) = fresh();
-    let addr = server.base.trim_start_matches("http://").to_string();
-    let mut socket = std::net::TcpStream::connect(&addr).expect("connect");
-    socket
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .expect("timeout");
-    // First an ordinary request, as a browser loading the page would make...
-    write!(socket, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").expect("write");
-    let mut reader = BufReader::new(socket.try_clone().expect("clone"));
-    let mut length = 0usize;
-    loop {
-        let mut line = String::new();
-        reader.read_line(&mut line).expect("head");
-        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-            length = v.trim().parse().expect("length");
-        }
-        if line == "\r\n" {
-            break;
-        }
-    }
-    let mut body = vec![0u8; length];
-    reader.read_exact(&mut body).expect("body");
-    // ...then the stream on the same connection.
-    write!(socket, "GET /api/v1/stream HTTP/1.1\r\nHost: x\r\n\r\n").expect("write");
-    let mut status = String::new();
-    reader.read_line(&mut status).expect("status");
-    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
-    assert_eq!(start_alert(&server, &admin, json!(KYIV_CITY)).status, 201);
-    let deadline = Instant::now() + Duration::from_secs(2);
-    let mut seen = String::new();
-    while Instant::now() < deadline && !seen.contains("event: alert.started") {
-        let mut line = String::new();
-        if reader.read_line(&mut line).is_err() {
-            break;
-        }
-        seen.push_str(&line);
-    }
-    assert!(seen.contains("event: alert.started"), "{seen}");
 }
 
 #[test]

@@ -178,7 +178,7 @@ fn events_written_with_no_server_are_signed_with_the_records_key() {
     let busy = tryvoga_fails(&["alert", "end", &id, "--db", db2_arg]);
     assert!(busy.contains("in use") || busy.contains("busy"), "{busy}");
     assert!(
-        !tryvoga_server::signing::key_path(&db2).exists(),
+        !tryvoga_outputs::signing::key_path(&db2).exists(),
         "no second key beside the database"
     );
     drop(server);
@@ -205,7 +205,7 @@ fn events_written_with_no_server_are_signed_with_the_records_key() {
         db2_arg,
     ]);
     assert!(forgot.contains("no key there"), "{forgot}");
-    assert!(!tryvoga_server::signing::key_path(&db2).exists());
+    assert!(!tryvoga_outputs::signing::key_path(&db2).exists());
     let wrong = tryvoga_fails(&[
         "alert",
         "start",
@@ -485,7 +485,8 @@ fn check(
     }
     let mut content = format!("{id}.{ts}.").into_bytes();
     content.extend_from_slice(body);
-    let expected = tryvoga_server::webhooks::hmac_signature(secret, &content)?;
+    let expected =
+        tryvoga_outputs::webhooks::hmac_signature(secret, &content).map_err(|e| e.to_string())?;
     let given = headers.get("webhook-signature").ok_or("no signature")?;
     if !given.split(' ').any(|s| s == expected) {
         return Err("bad signature".into());
@@ -671,7 +672,7 @@ fn a_webhook_receiver_down_for_30_s_gets_every_delivery_exactly_once_after_dedup
     let body = r#"{"seq":99,"kind":"alert.started"}"#;
     let key = secret.lock().unwrap().clone();
     let good =
-        tryvoga_server::webhooks::hmac_signature(&key, format!("x-99.{now}.{body}").as_bytes())
+        tryvoga_outputs::webhooks::hmac_signature(&key, format!("x-99.{now}.{body}").as_bytes())
             .unwrap();
     assert_eq!(forge(port, "x-99", now, &good, body), 200);
     assert_eq!(
@@ -681,7 +682,7 @@ fn a_webhook_receiver_down_for_30_s_gets_every_delivery_exactly_once_after_dedup
     assert_eq!(forge(port, "x-99", now, "v1,AAAA", body), 401);
     let old = now - 3600;
     let stale =
-        tryvoga_server::webhooks::hmac_signature(&key, format!("x-99.{old}.{body}").as_bytes())
+        tryvoga_outputs::webhooks::hmac_signature(&key, format!("x-99.{old}.{body}").as_bytes())
             .unwrap();
     assert_eq!(forge(port, "x-99", old, &stale, body), 401);
     receiver.take_down();

@@ -15,8 +15,8 @@ use axum::middleware::{self, Next};
 use ralertsinua_http::{AlertsInUaApi, AlertsInUaClient, ApiError};
 use ralertsinua_models::{AlertStatus, AlertType, LocationType};
 use serde_json::{Value, json};
+use tryvoga_compat::CompatOptions;
 use tryvoga_core::{AlertType as Type, Registry, Role};
-use tryvoga_server::compat::CompatOptions;
 use tryvoga_store::NewToken;
 
 type Seen = Arc<Mutex<Vec<(String, u16)>>>;
@@ -25,7 +25,7 @@ struct Server {
     url: String,
     admin: String,
     reader: String,
-    app: tryvoga_server::SharedApp,
+    app: tryvoga::server::SharedServer,
     seen: Seen,
     http: reqwest::Client,
     _dir: tempfile::TempDir,
@@ -35,12 +35,12 @@ impl Server {
     /// A live server on a loopback port; every response status is recorded by path.
     async fn start() -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
-        let options = tryvoga_server::Options {
+        let options = tryvoga::server::Options {
             public_reads: true,
             compat: CompatOptions::default(),
             ..Default::default()
         };
-        let app = tryvoga_server::open(&dir.path().join("t.db"), Registry::embedded(), options)
+        let app = tryvoga::server::open(&dir.path().join("t.db"), Registry::embedded(), options)
             .expect("open");
         let token = |name: &str, role| NewToken {
             name: name.into(),
@@ -59,8 +59,9 @@ impl Server {
             .expect("reader");
         let seen: Seen = Arc::default();
         let record = Arc::clone(&seen);
-        let router = tryvoga_server::api::router(Arc::clone(&app)).layer(middleware::from_fn(
-            move |req: Request, next: Next| {
+        let router = app
+            .router()
+            .layer(middleware::from_fn(move |req: Request, next: Next| {
                 let record = Arc::clone(&record);
                 async move {
                     let path = req.uri().path().to_string();
@@ -70,9 +71,8 @@ impl Server {
                     }
                     response
                 }
-            },
-        ));
-        tryvoga_server::compat::start(&app);
+            }));
+        app.start();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");

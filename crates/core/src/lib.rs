@@ -5,6 +5,7 @@
 pub mod alert;
 pub mod command;
 pub mod event;
+pub mod interest;
 pub mod names;
 pub mod region;
 pub mod report;
@@ -14,5 +15,6 @@ pub mod stats;
 pub use alert::{Alert, AlertId, AlertLevel, AlertStatus, AlertType, Origin, UnknownWord};
 pub use command::{Actor, Command, Refusal, Role};
 pub use event::{Event, EventBody};
+pub use interest::Interest;
 pub use region::{Level, Region, RegionId, RegionRef, Registry, ResolveError};
 pub use state::{State, Status};

@@ -2,13 +2,14 @@
 //! over a period, oblasts ranked by time under alert, and the charts drawn from them. Shared by
 //! the server and the command line so that both show the same thing.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
-use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 use tryvoga_charts::{Bar, Chart};
 use tryvoga_core::stats::{self, Interval, Relation, Stats};
-use tryvoga_core::{AlertType, Region, RegionRef, Registry};
-use tryvoga_store::{StoreError, history};
+use tryvoga_core::{AlertType, Region, RegionId, RegionRef, Registry};
+use tryvoga_store::{AlertQueries, Span, StoreError};
 
 /// Statistics of one region, with the region they are about.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -21,7 +22,7 @@ pub struct RegionStats {
 }
 
 pub fn region_stats(
-    conn: &Connection,
+    record: &dyn AlertQueries,
     registry: &Registry,
     region: &Region,
     alert_type: Option<AlertType>,
@@ -30,7 +31,7 @@ pub fn region_stats(
     now: DateTime<Utc>,
 ) -> Result<RegionStats, StoreError> {
     let types = alert_type.map(|t| vec![t]);
-    let intervals = history::intervals_for(conn, registry, region.id, types.as_deref(), from, to)?;
+    let intervals = intervals_for(record, registry, region.id, types.as_deref(), from, to)?;
     Ok(RegionStats {
         region: region.to_ref(),
         alert_type,
@@ -52,7 +53,7 @@ pub struct OblastHours {
 
 /// Every oblast (Crimea and the two cities included), most time under alert first.
 pub fn oblast_ranking(
-    conn: &Connection,
+    record: &dyn AlertQueries,
     registry: &Registry,
     alert_type: Option<AlertType>,
     from: DateTime<Utc>,
@@ -60,7 +61,7 @@ pub fn oblast_ranking(
     now: DateTime<Utc>,
 ) -> Result<Vec<OblastHours>, StoreError> {
     let types = alert_type.map(|t| vec![t]);
-    let mut by_oblast = history::intervals_by_oblast(conn, registry, types.as_deref(), from, to)?;
+    let mut by_oblast = intervals_by_oblast(record, registry, types.as_deref(), from, to)?;
     let mut out: Vec<OblastHours> = registry
         .oblasts()
         .map(|o| {
@@ -84,7 +85,7 @@ pub fn oblast_ranking(
 
 /// Alert starts by Kyiv weekday and hour: of one region (its own alerts), or of every region.
 pub fn starts_heatmap(
-    conn: &Connection,
+    record: &dyn AlertQueries,
     registry: &Registry,
     region: Option<&Region>,
     alert_type: Option<AlertType>,
@@ -94,8 +95,9 @@ pub fn starts_heatmap(
 ) -> Result<Vec<Vec<u64>>, StoreError> {
     let types = alert_type.map(|t| vec![t]);
     let intervals: Vec<Interval> = match region {
-        Some(r) => history::intervals_for(conn, registry, r.id, types.as_deref(), from, to)?,
-        None => history::spans(conn, None, types.as_deref(), from, to)?
+        Some(r) => intervals_for(record, registry, r.id, types.as_deref(), from, to)?,
+        None => record
+            .spans(None, types.as_deref(), from, to)?
             .into_iter()
             .map(|s| Interval {
                 start: time_of_ms(s.started_ms),
@@ -105,6 +107,66 @@ pub fn starts_heatmap(
             .collect(),
     };
     Ok(stats::compute(&intervals, from, to, now).by_weekday_hour)
+}
+
+/// The alerts that bear on `region` in `[from, to)`, each marked by how its region stands to
+/// `region`: for `tryvoga_core::stats::compute`. Alerts on unrelated regions of the same
+/// oblast are left out.
+pub fn intervals_for(
+    record: &dyn AlertQueries,
+    registry: &Registry,
+    region: RegionId,
+    types: Option<&[AlertType]>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<Interval>, StoreError> {
+    let oblast = registry.get(region).map_or(region, |r| r.oblast);
+    let spans = record.spans(Some(oblast), types, from, to)?;
+    Ok(spans
+        .into_iter()
+        .filter_map(|s| {
+            let relation = if s.region == region {
+                Relation::Itself
+            } else if registry.is_within(region, s.region) {
+                Relation::Ancestor
+            } else if registry.is_within(s.region, region) {
+                Relation::Descendant
+            } else {
+                return None;
+            };
+            Some(interval(s, relation))
+        })
+        .collect())
+}
+
+/// The alerts of every oblast in `[from, to)`, grouped by oblast: alerts on the oblast itself,
+/// and on its parts as descendants.
+pub fn intervals_by_oblast(
+    record: &dyn AlertQueries,
+    registry: &Registry,
+    types: Option<&[AlertType]>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<BTreeMap<RegionId, Vec<Interval>>, StoreError> {
+    let mut out: BTreeMap<RegionId, Vec<Interval>> = BTreeMap::new();
+    for s in record.spans(None, types, from, to)? {
+        let oblast = registry.get(s.region).map_or(s.region, |r| r.oblast);
+        let relation = if s.region == oblast {
+            Relation::Itself
+        } else {
+            Relation::Descendant
+        };
+        out.entry(oblast).or_default().push(interval(s, relation));
+    }
+    Ok(out)
+}
+
+fn interval(s: Span, relation: Relation) -> Interval {
+    Interval {
+        start: time_of_ms(s.started_ms),
+        end: s.ended_ms.map(time_of_ms),
+        relation,
+    }
 }
 
 fn time_of_ms(ms: i64) -> DateTime<Utc> {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use tryvoga_core::Registry;
 use tryvoga_history::sirens::Kind;
 use tryvoga_history::{import, read_sirens};
-use tryvoga_store::{Access, Store, history, queries};
+use tryvoga_store::{Access, HistoryQuery, Store};
 
 fn sirens_dir() -> PathBuf {
     let shared = std::env::var_os("TRYVOGA_SHARED")
@@ -96,15 +96,15 @@ async fn the_official_record_imports_whole_and_only_once() {
     let again = import(&store, &data, &mut |_| {}).await.unwrap();
     assert_eq!(again.imported, 0);
 
-    let alerts: u64 = store
-        .read(|c| {
-            Ok(c.query_row("SELECT COUNT(*) FROM alerts", [], |r| r.get::<_, i64>(0))? as u64)
-        })
-        .unwrap();
+    let every = HistoryQuery {
+        limit: usize::MAX >> 2,
+        ..HistoryQuery::default()
+    };
+    let alerts = store.queries().history(&every).unwrap().0.len() as u64;
     assert_eq!(alerts, data.records);
-    assert_eq!(store.read(queries::last_seq).unwrap(), data.records);
+    assert_eq!(store.queries().head().unwrap().0, data.records);
     assert_eq!(
-        store.read(history::imported_counts).unwrap(),
+        store.queries().imported_counts().unwrap(),
         vec![("vadimkin/official".to_string(), data.records)]
     );
     assert_eq!(store.state().active().count(), 0);

@@ -8,7 +8,8 @@ use chrono::{DateTime, Datelike, TimeZone, Utc};
 use chrono_tz::Europe::Kyiv;
 use tryvoga_core::stats::{Stats, compute};
 use tryvoga_core::{RegionId, Registry};
-use tryvoga_store::{Access, Store, history};
+use tryvoga_history::figures::intervals_for;
+use tryvoga_store::{Access, Store};
 
 fn official_csv() -> PathBuf {
     let shared = std::env::var_os("TRYVOGA_SHARED")
@@ -100,9 +101,8 @@ fn utc(y: i32, m: u32, d: u32) -> DateTime<Utc> {
 fn stats(region: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> Stats {
     let registry = Registry::embedded();
     let id = registry.resolve(region).expect("known region").id;
-    let intervals = store()
-        .read(|c| history::intervals_for(c, registry, id, None, from, to))
-        .unwrap();
+    let intervals =
+        intervals_for(store().queries().as_ref(), registry, id, None, from, to).unwrap();
     compute(&intervals, from, to, utc(2030, 1, 1))
 }
 

@@ -20,7 +20,7 @@ use tryvoga_core::names::fold_name;
 use tryvoga_core::region::Region;
 use tryvoga_core::report::{Action, NamedRegion, Threat, ThreatKind};
 
-use crate::model::{Alert, Extraction};
+use crate::model::{AlertChange, Extraction};
 use crate::places::{RegionLookup, named};
 
 /// One channel message, from an export line or bare text.
@@ -453,7 +453,7 @@ pub fn read_message(
     let region = region_ref(place, &written);
 
     match announcement {
-        Announcement::Alert(alert_type, action) => out.alerts.push(Alert {
+        Announcement::Alert(alert_type, action) => out.alerts.push(AlertChange {
             region,
             alert_type,
             action,
@@ -508,7 +508,7 @@ pub fn read_messages(
 
 /// An alert on one region from its 🔴 to its 🟢/🟡.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Interval {
+pub struct ChannelInterval {
     pub region: NamedRegion,
     #[serde(rename = "type")]
     pub alert_type: AlertType,
@@ -530,9 +530,9 @@ fn region_key(r: &NamedRegion) -> String {
 
 /// Pairs each 🔴 with the next 🟢/🟡 for the same region and type. Messages without a time are
 /// skipped; messages must be in posting order.
-pub fn rebuild_intervals(messages: &[Message], lookup: &dyn RegionLookup) -> Vec<Interval> {
+pub fn rebuild_intervals(messages: &[Message], lookup: &dyn RegionLookup) -> Vec<ChannelInterval> {
     let mut ctx = Context::with_timeline(messages, lookup);
-    let mut open: HashMap<(String, AlertType), Interval> = HashMap::new();
+    let mut open: HashMap<(String, AlertType), ChannelInterval> = HashMap::new();
     let mut done = Vec::new();
     for m in messages {
         let ex = read_message(m, lookup, &mut ctx, None);
@@ -541,7 +541,7 @@ pub fn rebuild_intervals(messages: &[Message], lookup: &dyn RegionLookup) -> Vec
             let key = (region_key(&a.region), a.alert_type);
             match a.action {
                 Action::Start => {
-                    let iv = Interval {
+                    let iv = ChannelInterval {
                         region: a.region,
                         alert_type: a.alert_type,
                         start: at,
@@ -622,7 +622,7 @@ impl MatchReport {
 /// `tolerance_s`, and explains every miss. `messages` is the export the intervals were rebuilt
 /// from; its message ids show where messages are missing.
 pub fn compare_with_record(
-    rebuilt: &[Interval],
+    rebuilt: &[ChannelInterval],
     record: &[RecordInterval],
     messages: &[Message],
     lookup: &dyn RegionLookup,

@@ -14,7 +14,7 @@ use tryvoga_core::{AlertLevel, AlertType};
 /// Everything read from one or more texts.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Extraction {
-    pub alerts: Vec<Alert>,
+    pub alerts: Vec<AlertChange>,
     pub threats: Vec<Threat>,
     pub reports: Vec<AttackReport>,
     pub power: Vec<PowerRestriction>,
@@ -39,7 +39,7 @@ impl Extraction {
 
 /// One alert change announced by the channel.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Alert {
+pub struct AlertChange {
     pub region: NamedRegion,
     #[serde(rename = "type")]
     pub alert_type: AlertType,

@@ -23,7 +23,7 @@ use crate::numbers::parse_phrase;
 use crate::places::{EnMention, RegionLookup, en_mentions};
 use crate::tally;
 use crate::text::{mask_parentheses, sentences};
-use crate::weapons::{Mention, Role, scan_in_context, tokenize};
+use crate::weapons::{CountRole, Mention, scan_in_context, tokenize};
 
 /// Whether the text is English prose (rather than a Ukrainian summary or channel message).
 pub fn looks_like_news(text: &str) -> bool {
@@ -639,7 +639,7 @@ pub fn read_news_documents(docs: &[&str], _lookup: &dyn RegionLookup) -> Extract
                 let supply = SUPPLY_WORDS.iter().any(|w| lower.contains(w));
                 let running = RUNNING_TOTAL.iter().any(|w| lower.contains(w));
                 if supply {
-                    mentions.retain(|m| !matches!(m.role, None | Some(Role::Launched)));
+                    mentions.retain(|m| !matches!(m.role, None | Some(CountRole::Launched)));
                 }
                 if running {
                     mentions.clear();

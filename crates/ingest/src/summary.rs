@@ -16,7 +16,7 @@ use crate::model::Extraction;
 use crate::numbers::parse_phrase;
 use crate::places::{RegionLookup, en_name, uk_oblast_mentions};
 use crate::text::{mask_parentheses, sentences};
-use crate::weapons::{Role, scan, tokenize};
+use crate::weapons::{CountRole, scan, tokenize};
 use crate::{numbers, tally};
 
 /// Whether the text reads like an Air Force summary.
@@ -240,7 +240,7 @@ pub fn read_summary(
     let headline = &masked[..first_line_end];
     let headline_is_tally = headline.to_lowercase().contains("збито");
 
-    let mut carry: Option<Role> = None;
+    let mut carry: Option<CountRole> = None;
     let mut launch_sentences = Vec::new();
     for &(s, e) in &spans {
         let sent = &masked[s..e];
@@ -252,8 +252,8 @@ pub fn read_summary(
                 m.role = carry;
             }
         }
-        if mentions.iter().any(|m| m.role == Some(Role::Launched))
-            || (bullet && carry == Some(Role::Launched))
+        if mentions.iter().any(|m| m.role == Some(CountRole::Launched))
+            || (bullet && carry == Some(CountRole::Launched))
             || sent.to_lowercase().contains("атакував")
         {
             launch_sentences.push((s, e));

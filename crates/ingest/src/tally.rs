@@ -4,7 +4,7 @@
 
 use tryvoga_core::report::{WeaponClass, WeaponCount};
 
-use crate::weapons::{Mention, Role};
+use crate::weapons::{CountRole, Mention};
 
 fn models_of(w: &WeaponCount) -> Vec<String> {
     w.model
@@ -43,8 +43,10 @@ fn find_entry(weapons: &[WeaponCount], m: &Mention) -> Option<usize> {
             .collect();
         // One missile of no stated type that hit or missed is the one whose launches are not yet
         // accounted for; a larger figure across several types stays untyped.
-        if matches!(m.role, Some(Role::Hit | Role::Suppressed | Role::Destroyed))
-            && m.count.unwrap_or(1) == 1
+        if matches!(
+            m.role,
+            Some(CountRole::Hit | CountRole::Suppressed | CountRole::Destroyed)
+        ) && m.count.unwrap_or(1) == 1
         {
             let need = 1;
             let fits: Vec<usize> = missiles
@@ -76,7 +78,7 @@ fn set(slot: &mut Option<u32>, v: Option<u32>) {
 pub fn add(weapons: &mut Vec<WeaponCount>, m: &Mention) {
     if m.rest {
         // "Решта ракет цілей не досягла": whatever was neither shot down nor hit.
-        if m.role == Some(Role::Suppressed) {
+        if m.role == Some(CountRole::Suppressed) {
             for w in weapons.iter_mut() {
                 let fits = w.class.is_some_and(|c| {
                     if m.class == WeaponClass::Missile {
@@ -128,12 +130,12 @@ pub fn add(weapons: &mut Vec<WeaponCount>, m: &Mention) {
         w.model = Some(models.join("/"));
     }
     match m.role {
-        Some(Role::Launched) => set(&mut w.launched, m.count),
-        Some(Role::Destroyed) => set(&mut w.destroyed, m.count),
-        Some(Role::Suppressed) => set(&mut w.suppressed, m.count),
-        Some(Role::LeftAirspace) => set(&mut w.left_airspace, m.count),
-        Some(Role::Hit) => set(&mut w.hit, m.count),
-        Some(Role::Airborne) | None => {}
+        Some(CountRole::Launched) => set(&mut w.launched, m.count),
+        Some(CountRole::Destroyed) => set(&mut w.destroyed, m.count),
+        Some(CountRole::Suppressed) => set(&mut w.suppressed, m.count),
+        Some(CountRole::LeftAirspace) => set(&mut w.left_airspace, m.count),
+        Some(CountRole::Hit) => set(&mut w.hit, m.count),
+        Some(CountRole::Airborne) | None => {}
     }
 }
 

@@ -346,7 +346,7 @@ fn refine(a: WeaponClass, b: WeaponClass) -> WeaponClass {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Role {
+pub enum CountRole {
     Launched,
     Destroyed,
     Suppressed,
@@ -362,7 +362,7 @@ pub struct Mention {
     pub class: WeaponClass,
     pub models: Vec<&'static str>,
     pub count: Option<u32>,
-    pub role: Option<Role>,
+    pub role: Option<CountRole>,
     /// "the rest of the missiles": the remainder of what was launched.
     pub rest: bool,
     /// The role was fixed by the phrase's shape ("56 of 90 drones": 90 launched).
@@ -378,7 +378,7 @@ pub struct Mention {
 
 /// Role keywords: the role, and whether it applies to the phrase before it (passive voice,
 /// "не досягла цілі") rather than to those after it.
-fn role_at(toks: &[Tok], i: usize) -> Option<(Role, bool, usize)> {
+fn role_at(toks: &[Tok], i: usize) -> Option<(CountRole, bool, usize)> {
     let w = toks[i].lower.as_str();
     let next = toks.get(i + 1).map(|t| t.lower.as_str());
     let prev = i.checked_sub(1).map(|j| toks[j].lower.as_str());
@@ -408,11 +408,11 @@ fn role_at(toks: &[Tok], i: usize) -> Option<(Role, bool, usize)> {
         | "launching"
         | "fired"
         | "launch"
-        | "used" => return forward(Role::Launched),
+        | "used" => return forward(CountRole::Launched),
         "attacked" | "targeted" if next == Some("with") || next == Some("ukraine") => {
-            return forward(Role::Launched);
+            return forward(CountRole::Launched);
         }
-        "влучання" | "влучань" => return forward(Role::Hit),
+        "влучання" | "влучань" => return forward(CountRole::Hit),
         // "struck Ukraine with 200 drones", "attacked Kharkiv with missiles".
         "with"
             if (i.saturating_sub(4)..i).any(|j| {
@@ -433,49 +433,49 @@ fn role_at(toks: &[Tok], i: usize) -> Option<(Role, bool, usize)> {
                 )
             }) =>
         {
-            return forward(Role::Launched);
+            return forward(CountRole::Launched);
         }
         // "497 засобів повітряного нападу": the total launched.
         "засобів" | "засоби" | "засобами"
             if next == Some("повітряного") && prev != Some("влучання") =>
         {
-            return forward(Role::Launched);
+            return forward(CountRole::Launched);
         }
         "hit" | "struck" if !matches!(prev, Some("were" | "was" | "been" | "be")) => {
-            return backward(Role::Hit, 1);
+            return backward(CountRole::Hit, 1);
         }
         "reach" | "reached" if matches!(prev, Some("not" | "to")) => {
-            return backward(Role::Suppressed, 1);
+            return backward(CountRole::Suppressed, 1);
         }
         "downed" | "intercepted" | "destroyed" | "neutralised" | "neutralized" => {
             return if matches!(prev, Some("were" | "was" | "been")) {
-                backward(Role::Destroyed, 1)
+                backward(CountRole::Destroyed, 1)
             } else {
-                forward(Role::Destroyed)
+                forward(CountRole::Destroyed)
             };
         }
         "shot" | "shoot" | "shooting" if next == Some("down") => {
             return if matches!(prev, Some("were" | "was" | "been")) {
-                backward(Role::Destroyed, 2)
+                backward(CountRole::Destroyed, 2)
             } else {
-                Some((Role::Destroyed, false, 2))
+                Some((CountRole::Destroyed, false, 2))
             };
         }
         "lost" | "jammed" | "suppressed" => {
             return if matches!(prev, Some("were" | "was" | "been")) || w == "lost" {
-                backward(Role::Suppressed, 1)
+                backward(CountRole::Suppressed, 1)
             } else {
-                forward(Role::Suppressed)
+                forward(CountRole::Suppressed)
             };
         }
-        "left" | "flew" => return backward(Role::LeftAirspace, 1),
+        "left" | "flew" => return backward(CountRole::LeftAirspace, 1),
         "досягла" | "досягли" | "долетіла" | "долетіли" if prev == Some("не") =>
         {
-            return backward(Role::Suppressed, 1);
+            return backward(CountRole::Suppressed, 1);
         }
         "повітряному" | "airspace" if next == Some("просторі") || prev == Some("the") =>
         {
-            return forward(Role::Airborne);
+            return forward(CountRole::Airborne);
         }
         _ => {}
     }
@@ -485,10 +485,10 @@ fn role_at(toks: &[Tok], i: usize) -> Option<(Role, bool, usize)> {
         || w.contains("подавлено")
         || w.starts_with("перехоплен")
     {
-        return forward(Role::Destroyed);
+        return forward(CountRole::Destroyed);
     }
     if w == "локаційно" || w == "втрачено" {
-        return forward(Role::Suppressed);
+        return forward(CountRole::Suppressed);
     }
     None
 }
@@ -534,7 +534,7 @@ fn is_year(toks: &[Tok], i: usize) -> bool {
 
 /// The role a sentence's last forward keyword sets ("противник атакував:"), which bullet lines
 /// below it inherit.
-pub fn sentence_role(toks: &[Tok]) -> Option<Role> {
+pub fn sentence_role(toks: &[Tok]) -> Option<CountRole> {
     (0..toks.len())
         .rev()
         .find_map(|i| role_at(toks, i).filter(|r| !r.1).map(|r| r.0))
@@ -823,7 +823,7 @@ pub fn scan_in_context(
                 tok_end: m.tok_end,
                 ..m.clone()
             });
-            m.role = Some(Role::Launched);
+            m.role = Some(CountRole::Launched);
             m.fixed = true;
         }
     }
@@ -882,7 +882,10 @@ fn elliptical(
         if let Some(Some((role, _, _))) = verb
             && matches!(
                 role,
-                Role::Destroyed | Role::Suppressed | Role::LeftAirspace | Role::Hit
+                CountRole::Destroyed
+                    | CountRole::Suppressed
+                    | CountRole::LeftAirspace
+                    | CountRole::Hit
             )
             && let Some((class, models)) = antecedent
         {
@@ -945,7 +948,7 @@ fn assign_roles(
     mentions: &mut Vec<Mention>,
     context: &Option<(WeaponClass, Vec<&'static str>)>,
 ) {
-    let mut keywords: Vec<(usize, Role, bool, usize)> = Vec::new();
+    let mut keywords: Vec<(usize, CountRole, bool, usize)> = Vec::new();
     let mut i = 0;
     while i < toks.len() {
         if let Some((role, backward, len)) = role_at(toks, i) {
@@ -972,7 +975,7 @@ fn assign_roles(
             && toks[m.tok_start - 2].lower == "the"
             && m.count.is_some();
         if of_the {
-            m.role = Some(Role::Launched);
+            m.role = Some(CountRole::Launched);
             continue;
         }
         let before = keywords
@@ -991,7 +994,7 @@ fn assign_roles(
     // "ракети" after "влучання" is one missile (genitive singular).
     for m in mentions.iter_mut() {
         let w = toks[m.tok_start].lower.as_str();
-        if m.count.is_none() && m.role == Some(Role::Hit) && w == "ракети" {
+        if m.count.is_none() && m.role == Some(CountRole::Hit) && w == "ракети" {
             let preceded_by_num = m.tok_start > 0 && toks[m.tok_start - 1].kind == TokKind::Number;
             if !preceded_by_num {
                 m.count = Some(1);
@@ -1007,7 +1010,7 @@ fn assign_roles(
 mod tests {
     use super::*;
 
-    fn phrases(text: &str) -> Vec<(WeaponClass, Option<u32>, Option<Role>, String)> {
+    fn phrases(text: &str) -> Vec<(WeaponClass, Option<u32>, Option<CountRole>, String)> {
         let toks = tokenize(text);
         scan(text, &toks)
             .into_iter()
@@ -1026,7 +1029,7 @@ mod tests {
             (
                 WeaponClass::AntiShipMissile,
                 Some(2),
-                Some(Role::Launched),
+                Some(CountRole::Launched),
                 "Zircon/Oniks".into()
             )
         );
@@ -1035,7 +1038,7 @@ mod tests {
             (
                 WeaponClass::BallisticMissile,
                 Some(6),
-                Some(Role::Launched),
+                Some(CountRole::Launched),
                 "Iskander-M/S-400".into()
             )
         );
@@ -1044,7 +1047,7 @@ mod tests {
             (
                 WeaponClass::Drone,
                 Some(142),
-                Some(Role::Launched),
+                Some(CountRole::Launched),
                 "Shahed/Gerbera/Italmas/Parodiya".into()
             )
         );
@@ -1061,7 +1064,7 @@ mod tests {
             (
                 WeaponClass::GuidedMissile,
                 Some(3),
-                Some(Role::Destroyed),
+                Some(CountRole::Destroyed),
                 "Kh-59/Kh-69".into()
             )
         );
@@ -1070,7 +1073,7 @@ mod tests {
             (
                 WeaponClass::GuidedMissile,
                 Some(1),
-                Some(Role::Suppressed),
+                Some(CountRole::Suppressed),
                 "Kh-31".into()
             )
         );
@@ -1089,7 +1092,7 @@ mod tests {
             (
                 WeaponClass::Drone,
                 Some(37),
-                Some(Role::Destroyed),
+                Some(CountRole::Destroyed),
                 String::new()
             )
         );
@@ -1101,7 +1104,7 @@ mod tests {
             (
                 WeaponClass::Drone,
                 Some(47),
-                Some(Role::Suppressed),
+                Some(CountRole::Suppressed),
                 String::new()
             )
         );
@@ -1110,7 +1113,7 @@ mod tests {
             (
                 WeaponClass::Drone,
                 Some(2),
-                Some(Role::LeftAirspace),
+                Some(CountRole::LeftAirspace),
                 String::new()
             )
         );
@@ -1124,7 +1127,7 @@ mod tests {
             (
                 WeaponClass::Missile,
                 Some(6),
-                Some(Role::Launched),
+                Some(CountRole::Launched),
                 String::new()
             ),
             "{p:?}"
@@ -1136,7 +1139,7 @@ mod tests {
         let p = phrases(
             "Another 30 drones were locationally lost, and four drones left Ukrainian airspace towards Belarus.",
         );
-        assert_eq!(p[0].2, Some(Role::Suppressed), "{p:?}");
+        assert_eq!(p[0].2, Some(CountRole::Suppressed), "{p:?}");
     }
 
     #[test]

@@ -15,7 +15,7 @@ use tryvoga_ingest::places::{RegionLookup, resolve};
 
 /// The export and the intervals rebuilt from it, shared by both checks (a debug build takes a
 /// while over 52,933 messages).
-static REBUILT: LazyLock<(Vec<Message>, Vec<tryvoga_ingest::channel::Interval>)> =
+static REBUILT: LazyLock<(Vec<Message>, Vec<tryvoga_ingest::channel::ChannelInterval>)> =
     LazyLock::new(|| {
         let messages = load_export();
         let intervals = rebuild_intervals(&messages, common::gazetteer());

@@ -1,12 +1,16 @@
-//! The durable record: an append-only, gapless event log in SQLite, the alerts materialised
-//! from it, issuer tokens (hashed) and the audit trail of every command. One writer thread
-//! owns the state and commits in batches; reads use their own connections.
+//! The durable record: an append-only, gapless event log, the alerts, reports and threats
+//! materialised from it, issuer tokens (hashed), the audit trail of every command, and the
+//! positions of the outputs that follow the log. Rooms see it through traits: [`EventLog`]
+//! (the write half a backend implements, driven by one writer thread that commits in batches)
+//! and [`Queries`] (every read). The embedded backend is SQLite ([`sqlite`]); all SQL of the
+//! workspace lives there.
 
+pub mod answers;
 pub mod history;
-mod pool;
+pub mod log;
+pub mod outputs;
 pub mod queries;
-pub mod reports;
-mod schema;
+pub mod sqlite;
 mod token_cache;
 pub mod tokens;
 mod writer;
@@ -16,17 +20,22 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, TimeZone, Utc};
-use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
+use tryvoga_bus::{History, SourceError, StoredEvent};
 use tryvoga_core::{Actor, Command, Origin, Registry, State};
 
+pub use answers::AnswerCache;
 pub use history::{HistoricalAlert, ImportChunk, ImportReport};
-pub use queries::{AlertQuery, AuditRecord, StoredEvent};
+pub use log::EventLog;
+pub use outputs::{CompatWebhook, DeadLetter, OutputPositions, OutputWrite, Webhook};
+pub use queries::{
+    AlertQueries, AuditQueries, AuditRecord, Cursor, HistoryQuery, LogQueries, Queries,
+    ReportQueries, Span, StoredReport, TokenQueries,
+};
 pub use token_cache::TOKEN_TRUST;
 pub use tokens::TokenInfo;
 pub use writer::{Accepted, AuditEntry, CommandError, NewToken, Publisher, Sealer};
 
-use pool::ReadPool;
 use writer::{Request, Writer};
 
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +84,9 @@ pub(crate) fn from_ms(ms: i64) -> DateTime<Utc> {
     Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
 }
 
+/// Every read of the record, shared by all handles.
+pub type SharedQueries = Arc<dyn Queries + Send + Sync>;
+
 /// A handle on the record. Cheap to clone; the writer thread stops when the last handle goes.
 #[derive(Clone)]
 pub struct Store {
@@ -85,7 +97,7 @@ struct Inner {
     path: PathBuf,
     requests: mpsc::Sender<Request>,
     state: Arc<RwLock<Arc<State>>>,
-    readers: ReadPool,
+    queries: SharedQueries,
     tokens: Arc<token_cache::TokenCache>,
     _lock: Option<File>,
 }
@@ -102,7 +114,7 @@ pub enum Access {
 }
 
 impl Store {
-    /// Opens (creating if needed) the database at `path` and starts the writer.
+    /// Opens (creating if needed) the SQLite database at `path` and starts the writer.
     pub fn open(
         path: &Path,
         registry: &'static Registry,
@@ -127,27 +139,41 @@ impl Store {
             Access::Exclusive => Some(take_lock(path)?),
             Access::Shared => None,
         };
-        let mut conn = Connection::open(path)?;
-        schema::configure(&conn)?;
-        schema::migrate(&mut conn)?;
-        let sealer = choose_sealer(queries::newest_signature(&conn)?.as_deref())?;
-        let state = State::restore(
-            queries::active_alerts(&conn)?,
-            queries::max_alert_id(&conn)?,
-            queries::last_seq(&conn)?,
-        );
-        let state = Arc::new(state);
+        let (log, queries) = sqlite::open(path)?;
+        Store::with_backend(
+            path,
+            log,
+            Arc::new(queries),
+            registry,
+            publish,
+            choose_sealer,
+            lock,
+        )
+    }
+
+    /// Starts the writer over any backend: `log` is its write half, `queries` its reads.
+    pub fn with_backend<L: EventLog>(
+        path: &Path,
+        mut log: L,
+        queries: SharedQueries,
+        registry: &'static Registry,
+        publish: Publisher,
+        choose_sealer: impl FnOnce(Option<&str>) -> Result<Option<Sealer>, StoreError>,
+        lock: Option<File>,
+    ) -> Result<Store, StoreError> {
+        let sealer = choose_sealer(log.newest_signature()?.as_deref())?;
+        let state = Arc::new(log.restore()?);
         let shared = Arc::new(RwLock::new(Arc::clone(&state)));
         let (tx, rx) = mpsc::channel(QUEUE);
         let tokens = Arc::new(token_cache::TokenCache::default());
         let writer = Writer {
-            tokens: Arc::clone(&tokens),
-            conn,
+            log,
             state,
             shared: Arc::clone(&shared),
             registry,
             publish,
             sealer,
+            tokens: Arc::clone(&tokens),
         };
         std::thread::Builder::new()
             .name("tryvoga-writer".into())
@@ -161,7 +187,7 @@ impl Store {
                 path: path.to_path_buf(),
                 requests: tx,
                 state: shared,
-                readers: ReadPool::new(path.to_path_buf()),
+                queries,
                 tokens,
                 _lock: lock,
             }),
@@ -178,6 +204,16 @@ impl Store {
             Ok(s) => Arc::clone(&s),
             Err(poisoned) => Arc::clone(&poisoned.into_inner()),
         }
+    }
+
+    /// Every read of the record. Blocking: async callers use `spawn_blocking`.
+    pub fn queries(&self) -> &SharedQueries {
+        &self.inner.queries
+    }
+
+    /// The log as an event source reads it.
+    pub fn history(&self) -> Arc<dyn History> {
+        Arc::new(LogHistory(Arc::clone(&self.inner.queries)))
     }
 
     /// Decides and records a command; resolves once the event is durable.
@@ -220,11 +256,12 @@ impl Store {
         rx.await.map_err(|_| StoreError::WriterGone)?
     }
 
-    /// Records a refusal that happened before the core saw the command. Durable with the next
-    /// batch; the caller does not wait.
-    pub fn audit(&self, entry: AuditEntry) {
-        if self.inner.requests.try_send(Request::Audit(entry)).is_err() {
-            tracing::warn!("audit queue full; an audit entry was dropped");
+    /// Records a refusal that happened before the core saw the command; durable with the next
+    /// batch. The caller does not wait for the write, but a full queue makes it wait for room
+    /// rather than lose the entry: every refusal is audited.
+    pub async fn audit(&self, entry: AuditEntry) {
+        if let Err(e) = self.send(Request::Audit(entry)).await {
+            tracing::error!(error = %e, "an audit entry could not be queued");
         }
     }
 
@@ -246,20 +283,12 @@ impl Store {
         rx.await.map_err(|_| StoreError::WriterGone)?
     }
 
-    /// Runs `f` on the writer's connection, in its own savepoint of the next batch; resolves
-    /// with its result once that batch is on disk. For tables beside the log, never the log.
-    pub async fn write<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
-    ) -> Result<T, StoreError> {
+    /// Writes a change to the outputs' tables in the next batch; resolves with the rows it
+    /// changed once that batch is durable.
+    pub async fn output(&self, write: OutputWrite) -> Result<u64, StoreError> {
         let (reply, rx) = oneshot::channel();
-        let run: writer::WriteFn = Box::new(move |c| f(c).map(|v| Box::new(v) as writer::Written));
-        self.send(Request::Write { run, reply }).await?;
-        let value = rx.await.map_err(|_| StoreError::WriterGone)??;
-        value
-            .downcast::<T>()
-            .map(|v| *v)
-            .map_err(|_| StoreError::Corrupt("a write answered with the wrong type".into()))
+        self.send(Request::Output { write, reply }).await?;
+        rx.await.map_err(|_| StoreError::WriterGone)?
     }
 
     async fn send(&self, request: Request) -> Result<(), StoreError> {
@@ -268,15 +297,6 @@ impl Store {
             .send(request)
             .await
             .map_err(|_| StoreError::WriterGone)
-    }
-
-    /// Runs a read query on a pooled read-only connection. Blocking: async callers use
-    /// `spawn_blocking`.
-    pub fn read<T>(
-        &self,
-        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        self.inner.readers.with(f)
     }
 
     /// The live token with this secret and who it acts as. Blocks on a database read unless
@@ -288,7 +308,7 @@ impl Store {
         }
         let generation = self.inner.tokens.generation();
         let read_at = std::time::Instant::now();
-        let info = self.read(|c| queries::token_by_hash(c, &hash))?;
+        let info = self.inner.queries.token_by_hash(&hash)?;
         if let Some(info) = &info {
             self.inner
                 .tokens
@@ -301,6 +321,17 @@ impl Store {
     /// "unknown". Cheap enough to call on the request path without a blocking thread.
     pub fn authenticate_remembered(&self, secret: &str) -> Option<(TokenInfo, Actor)> {
         self.inner.tokens.get(&tokens::hash(secret)).map(with_actor)
+    }
+}
+
+/// The record's log as the event bus reads it.
+struct LogHistory(SharedQueries);
+
+impl History for LogHistory {
+    fn events_after(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, SourceError> {
+        self.0
+            .events_after(after, limit)
+            .map_err(|e| SourceError::Read(e.to_string()))
     }
 }
 

@@ -1,188 +1,142 @@
-//! Read queries over the log and the materialised alerts: events after a sequence number,
-//! alert history by region, type and time, tokens and the audit trail.
+//! The read side of the record, as traits: the log, the alerts (history pages, spans for
+//! statistics), tokens, the audit trail, reports and threats, and (in [`crate::outputs`]) the
+//! outputs' positions. Every room that reads the record names these traits, never a database;
+//! [`Queries`] is all of them, the handle a [`crate::Store`] hands out. Calls block: async
+//! callers run them on a blocking thread.
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, params_from_iter, types::Value};
 use serde::Serialize;
-use tryvoga_core::{Alert, AlertType, Event, RegionId, Role};
+use tryvoga_bus::StoredEvent;
+use tryvoga_core::report::{AttackReport, Night, Recorded};
+use tryvoga_core::{Alert, AlertId, AlertStatus, AlertType, Event, RegionId};
 
+use crate::StoreError;
+use crate::outputs::OutputPositions;
 use crate::tokens::TokenInfo;
-use crate::{StoreError, from_ms, ms};
 
-/// An event as stored: its JSON is passed on as it is, never re-serialised.
-#[derive(Debug, Clone)]
-pub struct StoredEvent {
-    pub seq: u64,
-    pub kind: String,
-    pub region: Option<RegionId>,
-    pub payload: String,
+/// The log itself.
+pub trait LogQueries {
+    /// Up to `limit` events after `after`, in order, as stored.
+    fn events_after(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError>;
+    /// The last sequence number, and when the newest event was written (Unix ms; 0 for none).
+    fn head(&self) -> Result<(u64, i64), StoreError>;
+    /// When each of these events was written.
+    fn event_times(&self, seqs: &[u64]) -> Result<HashMap<u64, DateTime<Utc>>, StoreError>;
+    /// Every event of one alert, in log order (for its CAP messages).
+    fn alert_events(&self, alert: AlertId) -> Result<Vec<Event>, StoreError>;
 }
 
-pub fn events_after(
-    conn: &Connection,
-    after: u64,
-    limit: usize,
-) -> Result<Vec<StoredEvent>, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT seq, kind, region_id, payload FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-    )?;
-    let rows = stmt.query_map(rusqlite::params![after as i64, limit as i64], |r| {
-        Ok(StoredEvent {
-            seq: r.get::<_, i64>(0)? as u64,
-            kind: r.get(1)?,
-            region: r.get::<_, Option<u32>>(2)?.map(RegionId),
-            payload: r.get(3)?,
+/// The alerts materialised from the log.
+pub trait AlertQueries {
+    fn alert(&self, id: AlertId) -> Result<Option<Alert>, StoreError>;
+    /// A page of alerts, newest start first (ties by id), and the cursor of the next page when
+    /// there may be one.
+    fn history(&self, q: &HistoryQuery) -> Result<(Vec<Alert>, Option<Cursor>), StoreError>;
+    /// Actual alerts under way at some moment in `[from, to)`, on regions of `oblast` (every
+    /// region when `None`), of the given types (all when `None`). Drills are left out: they
+    /// are not time under alert.
+    fn spans(
+        &self,
+        oblast: Option<RegionId>,
+        types: Option<&[AlertType]>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Span>, StoreError>;
+    /// When an actual alert on any of `regions` last changed.
+    fn last_actual_change(&self, regions: &[RegionId])
+    -> Result<Option<DateTime<Utc>>, StoreError>;
+    /// Live (not imported) alerts that ended at or after `since`, latest first, at most `limit`.
+    fn ended_since(&self, since: DateTime<Utc>, limit: usize) -> Result<Vec<AlertId>, StoreError>;
+    /// How many alerts each import source has put in the record.
+    fn imported_counts(&self) -> Result<Vec<(String, u64)>, StoreError>;
+}
+
+pub trait TokenQueries {
+    /// The live (not revoked) token with this hash.
+    fn token_by_hash(&self, hash: &str) -> Result<Option<TokenInfo>, StoreError>;
+    /// Whether a token with this hash existed and has been revoked.
+    fn token_revoked(&self, hash: &str) -> Result<bool, StoreError>;
+    /// Every token, live and revoked, oldest first.
+    fn tokens(&self) -> Result<Vec<TokenInfo>, StoreError>;
+    fn token_count(&self) -> Result<u64, StoreError>;
+}
+
+pub trait AuditQueries {
+    /// The newest audit records first.
+    fn audit(&self, limit: usize) -> Result<Vec<AuditRecord>, StoreError>;
+}
+
+pub trait ReportQueries {
+    /// Reports whose attack happened in `[from, to)`, oldest first, at most `limit`.
+    fn reports(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<StoredReport>, StoreError>;
+    /// Totals per night of the reports whose attack happened in `[from, to)`.
+    fn nights(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<Night>, StoreError>;
+    /// How many threat notices the record holds.
+    fn threat_count(&self) -> Result<u64, StoreError>;
+}
+
+/// Every read of the record.
+pub trait Queries:
+    LogQueries + AlertQueries + TokenQueries + AuditQueries + ReportQueries + OutputPositions
+{
+}
+
+impl<T> Queries for T where
+    T: LogQueries + AlertQueries + TokenQueries + AuditQueries + ReportQueries + OutputPositions
+{
+}
+
+/// Where a page of history ends: the next page starts after this alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub started_ms: i64,
+    pub id: u64,
+}
+
+impl Cursor {
+    /// The opaque form handed to clients.
+    pub fn encode(&self) -> String {
+        format!("{}_{}", self.started_ms, self.id)
+    }
+
+    pub fn decode(text: &str) -> Option<Cursor> {
+        let (ms, id) = text.trim().split_once('_')?;
+        Some(Cursor {
+            started_ms: ms.parse().ok()?,
+            id: id.parse().ok()?,
         })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    }
 }
 
-pub fn event_at(conn: &Connection, seq: u64) -> Result<Option<Event>, StoreError> {
-    let payload: Option<String> = conn
-        .query_row(
-            "SELECT payload FROM events WHERE seq = ?1",
-            [seq as i64],
-            |r| r.get(0),
-        )
-        .optional()?;
-    payload
-        .map(|p| serde_json::from_str(&p).map_err(StoreError::from))
-        .transpose()
-}
-
-/// The `sig` of the newest signed event: which key the record has been signing with.
-pub fn newest_signature(conn: &Connection) -> Result<Option<String>, StoreError> {
-    // A note that quotes `"sig":` is escaped inside the payload, so only the top-level member
-    // matches; the payload is still parsed to read it.
-    let payload: Option<String> = conn
-        .query_row(
-            "SELECT payload FROM events WHERE instr(payload, '\"sig\":') > 0
-             ORDER BY seq DESC LIMIT 1",
-            [],
-            |r| r.get(0),
-        )
-        .optional()?;
-    let Some(payload) = payload else {
-        return Ok(None);
-    };
-    let event: Event = serde_json::from_str(&payload)?;
-    Ok(event.sig)
-}
-
-pub fn last_seq(conn: &Connection) -> Result<u64, StoreError> {
-    let seq: Option<i64> = conn.query_row("SELECT MAX(seq) FROM events", [], |r| r.get(0))?;
-    Ok(seq.unwrap_or(0) as u64)
-}
-
-/// Which alerts a history query wants. Regions are matched exactly; the caller expands a
-/// region to its descendants when asked to.
+/// Which alerts a history page wants.
 #[derive(Debug, Clone, Default)]
-pub struct AlertQuery {
+pub struct HistoryQuery {
+    /// Matched exactly; the caller expands a region to its descendants when asked to.
     pub regions: Option<Vec<RegionId>>,
     pub types: Option<Vec<AlertType>>,
-    /// Alerts that were under way at some moment in `[from, to)`.
+    /// Only alerts of this status (drills and tests are kept apart from actual alerts).
+    pub status: Option<AlertStatus>,
+    /// Alerts under way at some moment in `[from, to)`.
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
-    /// Only alerts whose id is below this (pages go from newest to oldest).
-    pub before_id: Option<u64>,
+    pub after: Option<Cursor>,
     pub limit: usize,
 }
 
-pub fn alerts(conn: &Connection, q: &AlertQuery) -> Result<Vec<Alert>, StoreError> {
-    let mut sql = String::from("SELECT json FROM alerts WHERE 1 = 1");
-    let mut args: Vec<Value> = Vec::new();
-    if let Some(regions) = &q.regions {
-        sql.push_str(&format!(
-            " AND region_id IN ({})",
-            placeholders(regions.len())
-        ));
-        args.extend(regions.iter().map(|r| Value::Integer(r.0.into())));
-    }
-    if let Some(types) = &q.types {
-        sql.push_str(&format!(" AND type IN ({})", placeholders(types.len())));
-        args.extend(types.iter().map(|t| Value::Text(t.as_str().into())));
-    }
-    if let Some(to) = q.to {
-        sql.push_str(" AND started_ms < ?");
-        args.push(Value::Integer(ms(to)));
-    }
-    if let Some(from) = q.from {
-        sql.push_str(" AND (ended_ms IS NULL OR ended_ms > ?)");
-        args.push(Value::Integer(ms(from)));
-    }
-    if let Some(before) = q.before_id {
-        sql.push_str(" AND id < ?");
-        args.push(Value::Integer(before as i64));
-    }
-    sql.push_str(" ORDER BY id DESC LIMIT ?");
-    args.push(Value::Integer(q.limit as i64));
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(params_from_iter(args), |r| r.get::<_, String>(0))?;
-    let mut out = Vec::new();
-    for json in rows {
-        out.push(serde_json::from_str(&json?)?);
-    }
-    Ok(out)
-}
-
-fn placeholders(n: usize) -> String {
-    vec!["?"; n].join(",")
-}
-
-pub fn alert_by_id(conn: &Connection, id: u64) -> Result<Option<Alert>, StoreError> {
-    let json: Option<String> = conn
-        .query_row("SELECT json FROM alerts WHERE id = ?1", [id as i64], |r| {
-            r.get(0)
-        })
-        .optional()?;
-    json.map(|j| serde_json::from_str(&j).map_err(StoreError::from))
-        .transpose()
-}
-
-pub fn token_count(conn: &Connection) -> Result<u64, StoreError> {
-    let n: i64 = conn.query_row("SELECT COUNT(*) FROM tokens", [], |r| r.get(0))?;
-    Ok(n as u64)
-}
-
-/// The live (not revoked) token with this hash.
-pub fn token_by_hash(conn: &Connection, hash: &str) -> Result<Option<TokenInfo>, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, name, role, scope, created_ms, revoked_ms FROM tokens
-         WHERE hash = ?1 AND revoked_ms IS NULL",
-    )?;
-    stmt.query_row([hash], token_row).optional()?.transpose()
-}
-
-pub fn tokens(conn: &Connection) -> Result<Vec<TokenInfo>, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, name, role, scope, created_ms, revoked_ms FROM tokens ORDER BY id",
-    )?;
-    let rows = stmt.query_map([], token_row)?;
-    let mut out = Vec::new();
-    for r in rows {
-        out.push(r??);
-    }
-    Ok(out)
-}
-
-type TokenRow = Result<TokenInfo, StoreError>;
-
-fn token_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRow> {
-    let role: String = r.get(2)?;
-    let scope: String = r.get(3)?;
-    let info = (|| {
-        Ok(TokenInfo {
-            id: r.get(0)?,
-            name: r.get(1)?,
-            role: role
-                .parse::<Role>()
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            regions: serde_json::from_str(&scope)?,
-            created_at: from_ms(r.get(4)?),
-            revoked_at: r.get::<_, Option<i64>>(5)?.map(from_ms),
-        })
-    })();
-    Ok(info)
+/// A past or present alert reduced to what statistics need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    pub region: RegionId,
+    pub started_ms: i64,
+    /// `None` while the alert is still on.
+    pub ended_ms: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -198,40 +152,12 @@ pub struct AuditRecord {
     pub seq: Option<i64>,
 }
 
-/// The newest audit records first.
-pub fn audit(conn: &Connection, limit: usize) -> Result<Vec<AuditRecord>, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, at_ms, token, action, request, outcome, code, reason, seq
-         FROM audit ORDER BY id DESC LIMIT ?1",
-    )?;
-    let rows = stmt.query_map([limit as i64], |r| {
-        Ok(AuditRecord {
-            id: r.get(0)?,
-            at: from_ms(r.get(1)?),
-            token: r.get(2)?,
-            action: r.get(3)?,
-            request: r.get(4)?,
-            outcome: r.get(5)?,
-            code: r.get(6)?,
-            reason: r.get(7)?,
-            seq: r.get(8)?,
-        })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
-}
-
-/// Active alerts as the materialised table has them; used to rebuild the state at start.
-pub fn active_alerts(conn: &Connection) -> Result<Vec<Alert>, StoreError> {
-    let mut stmt = conn.prepare("SELECT json FROM alerts WHERE ended_ms IS NULL ORDER BY id")?;
-    let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
-    let mut out = Vec::new();
-    for json in rows {
-        out.push(serde_json::from_str(&json?)?);
-    }
-    Ok(out)
-}
-
-pub fn max_alert_id(conn: &Connection) -> Result<u64, StoreError> {
-    let id: Option<i64> = conn.query_row("SELECT MAX(id) FROM alerts", [], |r| r.get(0))?;
-    Ok(id.unwrap_or(0) as u64)
+/// A recorded attack report with where it stands in the log.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredReport {
+    pub seq: u64,
+    pub recorded_at: DateTime<Utc>,
+    /// When the attack happened: the report's period start, else its end, else `recorded_at`.
+    pub time: DateTime<Utc>,
+    pub report: Recorded<AttackReport>,
 }

@@ -1,23 +1,30 @@
-//! The single writer: one thread owns the read-write connection and the authoritative state,
-//! takes requests from a queue, and commits them in batches (group commit). A request is
-//! answered only after the transaction holding it is on disk.
+//! The single writer: one thread owns the log's write half and the authoritative state, takes
+//! requests from a queue, decides a whole queue's worth against a copy of the state, and
+//! appends the result as one batch (group commit). A request is answered only after its batch
+//! is durable; a batch that fails to append answers every request in it with the error and
+//! leaves the state as it was. What a batch has decided so far is visible to the requests
+//! after it in the same batch (a retried idempotency key, a report read twice, an import row
+//! repeated), so the backend is asked only about what is already durable.
 
+use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, SubsecRound, Utc};
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use tokio::sync::{mpsc, oneshot};
-use tryvoga_core::{Actor, Command, Event, Origin, Refusal, Registry, Role, State};
+use tryvoga_core::{Actor, AlertId, Command, Event, Origin, Refusal, Registry, Role, State};
 
 use crate::history::{ImportChunk, ImportReport};
+use crate::log::{
+    Applied, AuditRow, Batch, EventLog, IdempotencyRow, ImportKey, ImportedRow, Recorded,
+    TokenWrite,
+};
+use crate::outputs::OutputWrite;
+use crate::token_cache::TokenCache;
 use crate::tokens::{self, TokenInfo};
-use crate::{StoreError, ms};
+use crate::{StoreError, from_ms, ms};
 
-/// How many queued requests one transaction takes at most.
+/// How many queued requests one batch takes at most.
 const MAX_BATCH: usize = 1024;
-/// Prepared statements the writer keeps: every statement of the command path is prepared
-/// once and reused, so that SQLite does not parse it again for each request.
-const STATEMENT_CACHE: usize = 64;
 
 /// A command refused before it reached the core (bad token, malformed body...), for the audit.
 #[derive(Debug, Clone)]
@@ -74,16 +81,13 @@ pub(crate) enum Request {
         name: String,
         reply: oneshot::Sender<Result<bool, StoreError>>,
     },
-    /// A write to a table beside the log (webhook positions, signing keys...), run in the
-    /// batch's transaction so that it shares the single writer and its durability.
-    Write {
-        run: WriteFn,
-        reply: oneshot::Sender<Result<Written, StoreError>>,
+    /// A change to the outputs' tables, written in the batch so that it shares the single
+    /// writer and its durability. Answered with the rows it changed.
+    Output {
+        write: OutputWrite,
+        reply: oneshot::Sender<Result<u64, StoreError>>,
     },
 }
-
-pub(crate) type Written = Box<dyn std::any::Any + Send>;
-pub(crate) type WriteFn = Box<dyn FnOnce(&Connection) -> Result<Written, StoreError> + Send>;
 
 /// Receives every batch of committed events, in order, with the state after them.
 pub type Publisher = Box<dyn FnMut(&[Event], &Arc<State>) + Send>;
@@ -92,94 +96,109 @@ pub type Publisher = Box<dyn FnMut(&[Event], &Arc<State>) + Send>;
 /// signature into the stored payload, so every later reader and wire format carries it.
 pub type Sealer = Box<dyn Fn(&Event) -> String + Send>;
 
-pub(crate) fn seal(sealer: Option<&Sealer>, event: &mut Event) {
-    if let Some(sealer) = sealer {
-        event.sig = Some(sealer(event));
-    }
-}
-
-pub(crate) struct Writer {
-    pub conn: Connection,
+pub(crate) struct Writer<L> {
+    pub log: L,
     pub state: Arc<State>,
     pub shared: Arc<RwLock<Arc<State>>>,
     pub registry: &'static Registry,
     pub publish: Publisher,
     pub sealer: Option<Sealer>,
-    /// Tokens the server remembers; forgotten after a revocation commits.
-    pub tokens: Arc<crate::token_cache::TokenCache>,
+    pub tokens: Arc<TokenCache>,
 }
 
-/// A reply waiting for its transaction to commit.
+/// A reply waiting for its batch to be durable.
 enum Pending {
     Command(
         oneshot::Sender<Result<Accepted, CommandError>>,
         Result<Accepted, CommandError>,
     ),
-    Token(
-        oneshot::Sender<Result<(TokenInfo, String), StoreError>>,
-        Result<(TokenInfo, String), StoreError>,
-    ),
-    Revoke(
-        oneshot::Sender<Result<bool, StoreError>>,
-        Result<bool, StoreError>,
-    ),
-    Write(
-        oneshot::Sender<Result<Written, StoreError>>,
-        Result<Written, StoreError>,
-    ),
     Import(
         oneshot::Sender<Result<ImportReport, StoreError>>,
         Result<ImportReport, StoreError>,
     ),
+    /// The token as it will be once written; its id comes from the append.
+    Token(
+        oneshot::Sender<Result<(TokenInfo, String), StoreError>>,
+        Result<(TokenInfo, String, usize), StoreError>,
+    ),
+    Revoke(oneshot::Sender<Result<bool, StoreError>>, usize),
+    Output(oneshot::Sender<Result<u64, StoreError>>, usize),
     None,
 }
 
-impl Writer {
+/// Where in the batch each thing decided so far sits, so that a later request of the same
+/// batch finds it. An entry is trusted only while the batch still holds what it points at:
+/// a request that failed half-way is cut back out of the batch, and its entries go stale.
+#[derive(Default)]
+pub(crate) struct Overlay {
+    idempotency: HashMap<(String, String), usize>,
+    recorded: HashMap<(Recorded, String), usize>,
+    imported: HashMap<ImportKey, usize>,
+    tokens: HashMap<String, usize>,
+}
+
+/// One request being decided into the batch.
+pub(crate) struct Decider<'a, L> {
+    pub log: &'a mut L,
+    pub registry: &'static Registry,
+    pub state: &'a mut State,
+    pub batch: &'a mut Batch,
+    pub overlay: &'a mut Overlay,
+    pub sealer: Option<&'a Sealer>,
+}
+
+impl<L: EventLog> Writer<L> {
     pub fn run(mut self, mut rx: mpsc::Receiver<Request>) {
-        self.conn
-            .set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         while let Some(first) = rx.blocking_recv() {
-            let mut batch = vec![first];
-            while batch.len() < MAX_BATCH {
+            let mut requests = vec![first];
+            while requests.len() < MAX_BATCH {
                 match rx.try_recv() {
-                    Ok(r) => batch.push(r),
+                    Ok(r) => requests.push(r),
                     Err(_) => break,
                 }
             }
-            self.commit_batch(batch);
+            self.commit(requests);
         }
     }
 
-    fn commit_batch(&mut self, batch: Vec<Request>) {
+    fn commit(&mut self, requests: Vec<Request>) {
         let mut working = (*self.state).clone();
-        let mut events = Vec::new();
-        let tx = match self.conn.transaction() {
-            Ok(tx) => tx,
-            Err(e) => return fail_all(batch, &StoreError::from(e)),
+        let mut batch = Batch::default();
+        let mut overlay = Overlay::default();
+        // The log keeps milliseconds; deciding on the same precision keeps the state equal to
+        // what a restart reads back.
+        let now = Utc::now().trunc_subsecs(3);
+        let mut pending = Vec::with_capacity(requests.len());
+        for request in requests {
+            let mut decider = Decider {
+                log: &mut self.log,
+                registry: self.registry,
+                state: &mut working,
+                batch: &mut batch,
+                overlay: &mut overlay,
+                sealer: self.sealer.as_ref(),
+            };
+            pending.push(decider.handle(request, now));
+        }
+        let applied = if batch.is_empty() {
+            Ok(Applied::default())
+        } else {
+            self.log.append(&batch)
         };
-        let mut pending = Vec::with_capacity(batch.len());
-        for request in batch {
-            pending.push(handle(
-                &tx,
-                self.registry,
-                &mut working,
-                &mut events,
-                request,
-                self.sealer.as_ref(),
-            ));
-        }
-        if let Err(e) = tx.commit() {
-            let e = StoreError::from(e);
-            tracing::error!(error = %e, "commit failed; the batch is answered with an error");
-            for p in pending {
-                reply_error(p, &e);
+        let applied = match applied {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::error!(error = %e, "the batch could not be written; its requests are answered with an error");
+                for p in pending {
+                    reply_error(p, &e);
+                }
+                return;
             }
-            return;
-        }
-        if pending
+        };
+        let revoked = pending
             .iter()
-            .any(|p| matches!(p, Pending::Revoke(_, Ok(true))))
-        {
+            .any(|p| matches!(p, Pending::Revoke(_, i) if applied.tokens.get(*i).is_some_and(|&n| n > 0)));
+        if revoked {
             // Before anyone hears of it, and even if the revoking request has gone away.
             self.tokens.revoked();
         }
@@ -187,232 +206,310 @@ impl Writer {
         if let Ok(mut shared) = self.shared.write() {
             *shared = Arc::clone(&self.state);
         }
-        if !events.is_empty() {
-            (self.publish)(&events, &self.state);
+        if !batch.events.is_empty() {
+            (self.publish)(&batch.events, &self.state);
         }
         for p in pending {
-            match p {
-                Pending::Command(tx, r) => drop(tx.send(r)),
-                Pending::Token(tx, r) => drop(tx.send(r)),
-                Pending::Revoke(tx, r) => drop(tx.send(r)),
-                Pending::Write(tx, r) => drop(tx.send(r)),
-                Pending::Import(tx, r) => drop(tx.send(r)),
-                Pending::None => {}
-            }
+            answer(p, &applied);
         }
     }
 }
 
-fn fail_all(batch: Vec<Request>, e: &StoreError) {
-    for request in batch {
-        match request {
-            Request::Command { reply, .. } => drop(reply.send(Err(e.duplicate().into()))),
-            Request::CreateToken { reply, .. } => drop(reply.send(Err(e.duplicate()))),
-            Request::RevokeToken { reply, .. } => drop(reply.send(Err(e.duplicate()))),
-            Request::Write { reply, .. } => drop(reply.send(Err(e.duplicate()))),
-            Request::ImportHistory { reply, .. } => drop(reply.send(Err(e.duplicate()))),
-            Request::Audit(_) => {}
+fn answer(p: Pending, applied: &Applied) {
+    let missing = || StoreError::Corrupt("the backend did not say what a write came to".into());
+    match p {
+        Pending::Command(tx, r) => drop(tx.send(r)),
+        Pending::Import(tx, r) => drop(tx.send(r)),
+        Pending::Token(tx, r) => drop(tx.send(r.and_then(|(mut info, secret, i)| {
+            info.id = *applied.tokens.get(i).ok_or_else(missing)?;
+            Ok((info, secret))
+        }))),
+        Pending::Revoke(tx, i) => {
+            drop(tx.send(applied.tokens.get(i).map(|&n| n > 0).ok_or_else(missing)))
         }
+        Pending::Output(tx, i) => {
+            drop(tx.send(applied.outputs.get(i).copied().ok_or_else(missing)))
+        }
+        Pending::None => {}
     }
 }
 
 fn reply_error(p: Pending, e: &StoreError) {
     match p {
         Pending::Command(tx, _) => drop(tx.send(Err(e.duplicate().into()))),
+        Pending::Import(tx, _) => drop(tx.send(Err(e.duplicate()))),
         Pending::Token(tx, _) => drop(tx.send(Err(e.duplicate()))),
         Pending::Revoke(tx, _) => drop(tx.send(Err(e.duplicate()))),
-        Pending::Write(tx, _) => drop(tx.send(Err(e.duplicate()))),
-        Pending::Import(tx, _) => drop(tx.send(Err(e.duplicate()))),
+        Pending::Output(tx, _) => drop(tx.send(Err(e.duplicate()))),
         Pending::None => {}
     }
 }
 
-/// Runs one request inside its own savepoint, so that a failure undoes only that request.
-fn handle(
-    tx: &Transaction<'_>,
-    registry: &Registry,
-    state: &mut State,
-    events: &mut Vec<Event>,
-    request: Request,
-    sealer: Option<&Sealer>,
-) -> Pending {
-    // The log keeps milliseconds; deciding on the same precision keeps the state equal to
-    // what a restart reads back.
-    let now = Utc::now().trunc_subsecs(3);
-    match request {
-        Request::Command {
-            actor,
-            command,
-            idempotency_key,
-            reply,
-            origin,
-        } => {
-            let result = in_savepoint(tx, |sp| {
-                run_command(
-                    sp,
-                    registry,
-                    state,
-                    &actor,
-                    &command,
-                    origin,
-                    idempotency_key,
-                    now,
-                    sealer,
-                )
-            });
-            // A refusal rolled its savepoint back; its audit entry is written after that.
-            let refusal_code = match &result {
-                Err(CommandError::Refused(r)) => Some(r.code()),
-                Err(CommandError::KeyReused(_)) => Some("key_reused"),
-                _ => None,
-            };
-            if let (Some(code), Err(err)) = (refusal_code, &result) {
-                let entry = AuditEntry {
-                    token: Some(actor.name.clone()),
-                    action: command_name(&command).to_string(),
-                    request: serde_json::to_string(&command).ok(),
-                    code: code.to_string(),
-                    reason: err.to_string(),
-                };
-                if let Err(e) = audit(tx, now, &entry, None) {
-                    tracing::error!(error = %e, "could not write an audit entry");
+impl<L: EventLog> Decider<'_, L> {
+    fn handle(&mut self, request: Request, now: DateTime<Utc>) -> Pending {
+        match request {
+            Request::Command {
+                actor,
+                command,
+                idempotency_key,
+                reply,
+                origin,
+            } => {
+                let mark = self.batch.mark();
+                let result = self.command(&actor, &command, origin, idempotency_key, now);
+                if result.is_err() {
+                    self.batch.truncate(&mark);
                 }
+                let refusal_code = match &result {
+                    Err(CommandError::Refused(r)) => Some(r.code()),
+                    Err(CommandError::KeyReused(_)) => Some("key_reused"),
+                    _ => None,
+                };
+                if let (Some(code), Err(err)) = (refusal_code, &result) {
+                    self.audit(
+                        now,
+                        AuditEntry {
+                            token: Some(actor.name.clone()),
+                            action: command_name(&command).to_string(),
+                            request: serde_json::to_string(&command).ok(),
+                            code: code.to_string(),
+                            reason: err.to_string(),
+                        },
+                        None,
+                    );
+                }
+                Pending::Command(reply, result)
             }
-            if let Ok(Accepted {
-                event,
-                replayed: false,
-            }) = &result
-            {
-                events.push(event.clone());
+            Request::ImportHistory { chunk, reply } => {
+                // A failed chunk is taken back whole, so the ids and sequence numbers it took
+                // are given back too.
+                let (before, mark) = (self.state.clone(), self.batch.mark());
+                let result = self.import(&chunk, now);
+                if result.is_err() {
+                    *self.state = before;
+                    self.batch.truncate(&mark);
+                }
+                Pending::Import(reply, result)
             }
-            Pending::Command(reply, result)
-        }
-        Request::ImportHistory { chunk, reply } => {
-            // A failed chunk rolls back whole, so the ids and sequence numbers it took are
-            // given back too.
-            let before = (state.clone(), events.len());
-            let result = in_savepoint(tx, |sp| {
-                crate::history::import_chunk(sp, registry, state, &chunk, now, events, sealer)
-            });
-            if result.is_err() {
-                *state = before.0;
-                events.truncate(before.1);
+            Request::Audit(entry) => {
+                self.audit(now, entry, None);
+                Pending::None
             }
-            Pending::Import(reply, result)
-        }
-        Request::Audit(entry) => {
-            if let Err(e) = audit(tx, now, &entry, None) {
-                tracing::error!(error = %e, "could not write an audit entry");
+            Request::CreateToken { token, reply } => {
+                Pending::Token(reply, self.create_token(&token, now))
             }
-            Pending::None
+            Request::RevokeToken { name, reply } => {
+                self.batch.tokens.push(TokenWrite::Revoke { name, at: now });
+                Pending::Revoke(reply, self.batch.tokens.len() - 1)
+            }
+            Request::Output { write, reply } => {
+                self.batch.outputs.push(write);
+                Pending::Output(reply, self.batch.outputs.len() - 1)
+            }
         }
-        Request::CreateToken { token, reply } => {
-            let result = in_savepoint(tx, |sp| create_token(sp, &token, now));
-            Pending::Token(reply, result)
-        }
-        Request::RevokeToken { name, reply } => {
-            let result = in_savepoint(tx, |sp| {
-                Ok(sp.execute(
-                    "UPDATE tokens SET revoked_ms = ?1 WHERE name = ?2 AND revoked_ms IS NULL",
-                    params![ms(now), name],
-                )? > 0)
-            });
-            Pending::Revoke(reply, result)
-        }
-        Request::Write { run, reply } => Pending::Write(reply, in_savepoint(tx, run)),
     }
-}
 
-fn in_savepoint<T, E: From<StoreError>>(
-    tx: &Transaction<'_>,
-    f: impl FnOnce(&Connection) -> Result<T, E>,
-) -> Result<T, E> {
-    let run = |sql: &str| -> Result<(), StoreError> {
-        tx.prepare_cached(sql)?.execute([])?;
-        Ok(())
-    };
-    run("SAVEPOINT request").map_err(E::from)?;
-    let result = f(tx);
-    if result.is_err() {
-        run("ROLLBACK TO request").map_err(E::from)?;
-    }
-    run("RELEASE request").map_err(E::from)?;
-    result
-}
-
-#[allow(clippy::too_many_arguments)] // each is a distinct input of one decision
-fn run_command(
-    conn: &Connection,
-    registry: &Registry,
-    state: &mut State,
-    actor: &Actor,
-    command: &Command,
-    origin: Origin,
-    idempotency_key: Option<String>,
-    now: DateTime<Utc>,
-    sealer: Option<&Sealer>,
-) -> Result<Accepted, CommandError> {
-    let request = serde_json::to_string(command).map_err(StoreError::from)?;
-    if let Some(key) = &idempotency_key {
+    fn command(
+        &mut self,
+        actor: &Actor,
+        command: &Command,
+        origin: Origin,
+        idempotency_key: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<Accepted, CommandError> {
+        let request = serde_json::to_string(command).map_err(StoreError::from)?;
         let fingerprint = tokens::hash(&request);
-        let earlier: Option<(String, i64)> = conn
-            .prepare_cached(
-                "SELECT fingerprint, seq FROM idempotency WHERE token = ?1 AND key = ?2",
-            )
-            .and_then(|mut s| s.query_row(params![actor.name, key], |r| Ok((r.get(0)?, r.get(1)?))))
-            .optional()
-            .map_err(StoreError::from)?;
-        if let Some((earlier_fingerprint, seq)) = earlier {
-            if earlier_fingerprint != fingerprint {
+        if let Some(key) = &idempotency_key
+            && let Some((earlier, seq)) = self.idempotency(&actor.name, key)?
+        {
+            if earlier != fingerprint {
                 return Err(CommandError::KeyReused(key.clone()));
             }
-            let event = crate::queries::event_at(conn, seq as u64)?.ok_or(StoreError::Corrupt(
-                format!("idempotency key points at missing event {seq}"),
-            ))?;
             return Ok(Accepted {
-                event,
+                event: self.event(seq)?,
                 replayed: true,
             });
         }
-    }
-    let seq = state.last_seq() + 1;
-    let mut event = state.decide_as(registry, actor, command, origin, seq, now)?;
-    // The same text read twice is one report: answer with the one already recorded.
-    if let Some(seq) = crate::reports::recorded(conn, &event.body)? {
-        let event = crate::queries::event_at(conn, seq)?.ok_or(StoreError::Corrupt(format!(
-            "a recorded report points at missing event {seq}"
-        )))?;
-        return Ok(Accepted {
+        let seq = self.state.last_seq() + 1;
+        let event = self
+            .state
+            .decide_as(self.registry, actor, command, origin, seq, now)?;
+        // The same text read twice is one report: answer with the one already recorded.
+        if let Some((what, key)) = recorded_id(&event)
+            && let Some(seq) = self.recorded(what, key)?
+        {
+            return Ok(Accepted {
+                event: self.event(seq)?,
+                replayed: true,
+            });
+        }
+        if let Some(key) = idempotency_key {
+            self.overlay.idempotency.insert(
+                (actor.name.clone(), key.clone()),
+                self.batch.idempotency.len(),
+            );
+            self.batch.idempotency.push(IdempotencyRow {
+                token: actor.name.clone(),
+                key,
+                fingerprint,
+                seq,
+            });
+        }
+        self.audit(
+            now,
+            AuditEntry {
+                token: Some(actor.name.clone()),
+                action: command_name(command).to_string(),
+                request: Some(request),
+                code: "ok".into(),
+                reason: event.kind().to_string(),
+            },
+            Some(seq),
+        );
+        if let Some((what, key)) = recorded_id(&event) {
+            self.overlay
+                .recorded
+                .insert((what, key.to_string()), self.batch.events.len());
+        }
+        let event = self.append(event);
+        Ok(Accepted {
             event,
-            replayed: true,
+            replayed: false,
+        })
+    }
+
+    /// Seals an event, applies it to the state and puts it in the batch.
+    pub(crate) fn append(&mut self, mut event: Event) -> Event {
+        if let Some(seal) = self.sealer {
+            event.sig = Some(seal(&event));
+        }
+        self.state.apply(&event);
+        self.batch.events.push(event.clone());
+        event
+    }
+
+    fn audit(&mut self, at: DateTime<Utc>, entry: AuditEntry, seq: Option<u64>) {
+        self.batch.audit.push(AuditRow { at, entry, seq });
+    }
+
+    /// The event at `seq`, from this batch or from the log.
+    fn event(&mut self, seq: u64) -> Result<Event, StoreError> {
+        if let Ok(i) = self.batch.events.binary_search_by_key(&seq, |e| e.seq) {
+            return Ok(self.batch.events[i].clone());
+        }
+        self.log
+            .event(seq)?
+            .ok_or_else(|| StoreError::Corrupt(format!("an answer points at missing event {seq}")))
+    }
+
+    fn idempotency(&mut self, token: &str, key: &str) -> Result<Option<(String, u64)>, StoreError> {
+        let here = (token.to_string(), key.to_string());
+        if let Some(row) = self
+            .overlay
+            .idempotency
+            .get(&here)
+            .and_then(|&i| self.batch.idempotency.get(i))
+            .filter(|r| r.token == token && r.key == key)
+        {
+            return Ok(Some((row.fingerprint.clone(), row.seq)));
+        }
+        self.log.idempotency(token, key)
+    }
+
+    fn recorded(&mut self, what: Recorded, key: &str) -> Result<Option<u64>, StoreError> {
+        if let Some(event) = self
+            .overlay
+            .recorded
+            .get(&(what, key.to_string()))
+            .and_then(|&i| self.batch.events.get(i))
+            .filter(|e| recorded_id(e) == Some((what, key)))
+        {
+            return Ok(Some(event.seq));
+        }
+        self.log.recorded(what, key)
+    }
+
+    pub(crate) fn imported(&mut self, key: &ImportKey) -> Result<Option<AlertId>, StoreError> {
+        if let Some(row) = self
+            .overlay
+            .imported
+            .get(key)
+            .and_then(|&i| self.batch.imported.get(i))
+            .filter(|r| &r.key == key)
+        {
+            return Ok(Some(row.alert));
+        }
+        self.log.imported(key)
+    }
+
+    pub(crate) fn imported_now(&mut self, row: ImportedRow) {
+        self.overlay
+            .imported
+            .insert(row.key.clone(), self.batch.imported.len());
+        self.batch.imported.push(row);
+    }
+
+    fn token_named(&mut self, name: &str) -> Result<bool, StoreError> {
+        let here = self
+            .overlay
+            .tokens
+            .get(name)
+            .and_then(|&i| self.batch.tokens.get(i))
+            .is_some_and(|t| matches!(t, TokenWrite::Create { name: n, .. } if n == name));
+        Ok(here || self.log.token_named(name)?)
+    }
+
+    fn create_token(
+        &mut self,
+        token: &NewToken,
+        now: DateTime<Utc>,
+    ) -> Result<(TokenInfo, String, usize), StoreError> {
+        let name = token.name.trim();
+        if name.is_empty() || name.len() > 100 || name.chars().any(char::is_control) {
+            return Err(StoreError::Invalid(
+                "a token name must be 1 to 100 printable characters".into(),
+            ));
+        }
+        if self.token_named(name)? {
+            return Err(StoreError::Conflict(format!(
+                "a token named {name:?} already exists"
+            )));
+        }
+        if token.role == Role::Issuer && token.regions.is_empty() {
+            return Err(StoreError::Invalid(
+                "an issuer token needs at least one region".into(),
+            ));
+        }
+        let secret = tokens::generate().map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let index = self.batch.tokens.len();
+        self.overlay.tokens.insert(name.to_string(), index);
+        self.batch.tokens.push(TokenWrite::Create {
+            name: name.to_string(),
+            hash: tokens::hash(&secret),
+            role: token.role,
+            regions: token.regions.clone(),
+            at: now,
         });
+        let info = TokenInfo {
+            id: 0,
+            name: name.to_string(),
+            role: token.role,
+            regions: token.regions.clone(),
+            created_at: from_ms(ms(now)),
+            revoked_at: None,
+        };
+        Ok((info, secret, index))
     }
-    seal(sealer, &mut event);
-    append(conn, &event)?;
-    if let Some(key) = &idempotency_key {
-        conn.prepare_cached(
-            "INSERT INTO idempotency (token, key, fingerprint, seq) VALUES (?1, ?2, ?3, ?4)",
-        )
-        .and_then(|mut s| s.execute(params![actor.name, key, tokens::hash(&request), seq as i64]))
-        .map_err(StoreError::from)?;
-    }
-    audit(
-        conn,
-        now,
-        &AuditEntry {
-            token: Some(actor.name.clone()),
-            action: command_name(command).to_string(),
-            request: Some(request),
-            code: "ok".into(),
-            reason: event.kind().to_string(),
-        },
-        Some(seq),
-    )?;
-    state.apply(&event);
-    Ok(Accepted {
-        event,
-        replayed: false,
-    })
+}
+
+/// The content key an event recorded a report or threat under.
+fn recorded_id(event: &Event) -> Option<(Recorded, &str)> {
+    let what = match &event.body {
+        tryvoga_core::EventBody::ReportAttack { .. } => Recorded::Report,
+        tryvoga_core::EventBody::ThreatReported { .. } => Recorded::Threat,
+        _ => return None,
+    };
+    Some((what, event.body.content_key()?))
 }
 
 fn command_name(command: &Command) -> &'static str {
@@ -424,124 +521,4 @@ fn command_name(command: &Command) -> &'static str {
         Command::ReportAttack { .. } => "report_attack",
         Command::ReportThreat { .. } => "report_threat",
     }
-}
-
-/// Appends an event to the log and brings the materialised alerts table in line with it.
-pub(crate) fn append(conn: &Connection, event: &Event) -> Result<(), StoreError> {
-    let payload = serde_json::to_string(event)?;
-    conn.prepare_cached(
-        "INSERT INTO events (seq, at_ms, kind, issuer, region_id, payload)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![
-        event.seq as i64,
-        ms(event.at),
-        event.kind(),
-        event.issuer,
-        event.body.region().map(|r| r.0),
-        payload
-    ])?;
-    if let Some(alert) = event.body.alert() {
-        conn.prepare_cached(
-            "INSERT INTO alerts (id, region_id, oblast_id, type, level, status, started_ms,
-                                 ended_ms, cancelled, origin, seq, json)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
-             ON CONFLICT (id) DO UPDATE SET level = excluded.level, ended_ms = excluded.ended_ms,
-                 cancelled = excluded.cancelled, seq = excluded.seq, json = excluded.json",
-        )?
-        .execute(params![
-            alert.id.0 as i64,
-            alert.region.id.0,
-            alert.region.oblast_id.0,
-            alert.alert_type.as_str(),
-            alert.level.map(|l| l.as_str()),
-            alert.status.as_str(),
-            ms(alert.started_at),
-            alert.ended_at.map(ms),
-            alert.cancelled,
-            serde_json::to_value(alert.origin)?
-                .as_str()
-                .unwrap_or("live"),
-            event.seq as i64,
-            serde_json::to_string(alert)?
-        ])?;
-    }
-    crate::reports::materialise(conn, event)?;
-    Ok(())
-}
-
-fn audit(
-    conn: &Connection,
-    now: DateTime<Utc>,
-    entry: &AuditEntry,
-    seq: Option<u64>,
-) -> Result<(), StoreError> {
-    conn.prepare_cached(
-        "INSERT INTO audit (at_ms, token, action, request, outcome, code, reason, seq)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?
-    .execute(params![
-        ms(now),
-        entry.token,
-        entry.action,
-        entry.request,
-        if entry.code == "ok" {
-            "accepted"
-        } else {
-            "refused"
-        },
-        entry.code,
-        entry.reason,
-        seq.map(|s| s as i64)
-    ])?;
-    Ok(())
-}
-
-fn create_token(
-    conn: &Connection,
-    token: &NewToken,
-    now: DateTime<Utc>,
-) -> Result<(TokenInfo, String), StoreError> {
-    let name = token.name.trim();
-    if name.is_empty() || name.len() > 100 || name.chars().any(char::is_control) {
-        return Err(StoreError::Invalid(
-            "a token name must be 1 to 100 printable characters".into(),
-        ));
-    }
-    let exists: bool = conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM tokens WHERE name = ?1)",
-        [name],
-        |r| r.get(0),
-    )?;
-    if exists {
-        return Err(StoreError::Conflict(format!(
-            "a token named {name:?} already exists"
-        )));
-    }
-    if token.role == Role::Issuer && token.regions.is_empty() {
-        return Err(StoreError::Invalid(
-            "an issuer token needs at least one region".into(),
-        ));
-    }
-    let secret = tokens::generate().map_err(|e| StoreError::Invalid(e.to_string()))?;
-    let scope = serde_json::to_string(&token.regions)?;
-    conn.execute(
-        "INSERT INTO tokens (name, hash, role, scope, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![
-            name,
-            tokens::hash(&secret),
-            token.role.as_str(),
-            scope,
-            ms(now)
-        ],
-    )?;
-    let info = TokenInfo {
-        id: conn.last_insert_rowid(),
-        name: name.to_string(),
-        role: token.role,
-        regions: token.regions.clone(),
-        created_at: crate::from_ms(ms(now)),
-        revoked_at: None,
-    };
-    Ok((info, secret))
 }

@@ -3,8 +3,7 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use tryvoga_core::{AlertType, Event, Origin, RegionId, Registry, State};
-use tryvoga_store::history::{self, Cursor, HistoryQuery};
-use tryvoga_store::{Access, HistoricalAlert, ImportChunk, Store, queries};
+use tryvoga_store::{Access, Cursor, HistoricalAlert, HistoryQuery, ImportChunk, Store};
 
 fn at(h: u32, m: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2023, 1, 1, h, m, 0)
@@ -82,7 +81,7 @@ async fn an_import_is_logged_as_history_and_a_second_run_adds_nothing() {
     drop(store);
 
     let store = open(&path);
-    let events = store.read(|c| queries::events_after(c, 0, 100)).unwrap();
+    let events = store.queries().events_after(0, 100).unwrap();
     assert_eq!(events.len(), 4);
     let parsed: Vec<Event> = events
         .iter()
@@ -107,7 +106,7 @@ async fn a_bad_row_rolls_back_its_whole_chunk() {
     );
     let err = store.import_history(bad).await.unwrap_err();
     assert!(err.to_string().contains("test.csv line 3"), "{err}");
-    assert_eq!(store.read(queries::last_seq).unwrap(), 0);
+    assert_eq!(store.queries().head().unwrap().0, 0);
     assert_eq!(store.state().last_seq(), 0);
     let ok = store
         .import_history(chunk("test/official", vec![row(2, 31, (1, 0), (2, 0))]))
@@ -137,13 +136,13 @@ async fn history_pages_run_newest_first_and_spans_clip_to_the_oblast() {
         limit: 2,
         ..HistoryQuery::default()
     };
-    let (page1, next) = store.read(|c| history::history(c, &q)).unwrap();
+    let (page1, next) = store.queries().history(&q).unwrap();
     let starts: Vec<_> = page1.iter().map(|a| a.started_at).collect();
     assert_eq!(starts, vec![at(5, 0), at(3, 0)]);
     let next = next.expect("a full page has a next cursor");
     assert_eq!(Cursor::decode(&next.encode()), Some(next));
     q.after = Some(next);
-    let (page2, next) = store.read(|c| history::history(c, &q)).unwrap();
+    let (page2, next) = store.queries().history(&q).unwrap();
     assert_eq!(
         page2.iter().map(|a| a.started_at).collect::<Vec<_>>(),
         vec![at(1, 0)]
@@ -151,7 +150,8 @@ async fn history_pages_run_newest_first_and_spans_clip_to_the_oblast() {
     assert!(next.is_none());
 
     let spans = store
-        .read(|c| history::spans(c, Some(RegionId(31)), None, at(1, 30), at(3, 30)))
+        .queries()
+        .spans(Some(RegionId(31)), None, at(1, 30), at(3, 30))
         .unwrap();
     assert_eq!(
         spans.len(),

@@ -9,7 +9,7 @@ use tryvoga_core::report::{
     report_key,
 };
 use tryvoga_core::{Actor, Command, Event, EventBody, Registry, Role};
-use tryvoga_store::{Access, CommandError, Store, queries, reports};
+use tryvoga_store::{Access, CommandError, Store};
 
 fn actor(role: Role) -> Actor {
     Actor {
@@ -104,16 +104,15 @@ async fn a_report_posted_twice_is_one_event_and_one_row() {
     assert_eq!(threat.event.kind(), "threat.reported");
 
     assert_eq!(published.lock().unwrap().len(), 2, "one report, one threat");
-    let (events, listed, nights, threats) = store
-        .read(|c| {
-            Ok((
-                queries::last_seq(c)?,
-                reports::list(c, t("2024-06-01T00:00:00Z"), t("2024-07-01T00:00:00Z"), 100)?,
-                reports::nights(c, t("2024-06-01T00:00:00Z"), t("2024-07-01T00:00:00Z"))?,
-                reports::threat_count(c)?,
-            ))
-        })
-        .unwrap();
+    let q = store.queries();
+    let (events, listed, nights, threats) = (
+        q.head().unwrap().0,
+        q.reports(t("2024-06-01T00:00:00Z"), t("2024-07-01T00:00:00Z"), 100)
+            .unwrap(),
+        q.nights(t("2024-06-01T00:00:00Z"), t("2024-07-01T00:00:00Z"))
+            .unwrap(),
+        q.threat_count().unwrap(),
+    );
     assert_eq!(events, 2);
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].report.id, report_key(&attack()));

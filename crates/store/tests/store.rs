@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use tryvoga_core::{
     Actor, AlertId, AlertStatus, AlertType, Command, Event, RegionId, Registry, Role, State,
 };
-use tryvoga_store::{Access, CommandError, NewToken, Store, queries};
+use tryvoga_store::{Access, CommandError, NewToken, Store};
 
 fn admin() -> Actor {
     Actor {
@@ -68,7 +68,7 @@ async fn commands_are_durable_gapless_and_restored_on_reopen() {
     drop(store);
 
     let (store, _) = open(&path);
-    let events = store.read(|c| queries::events_after(c, 0, 100)).unwrap();
+    let events = store.queries().events_after(0, 100).unwrap();
     let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
     assert_eq!(seqs, vec![1, 2, 3]);
     let parsed: Vec<Event> = events
@@ -96,7 +96,7 @@ async fn idempotency_key_returns_the_first_answer_and_refuses_a_different_reques
     assert_eq!(first.event, again.event);
     let other = store.command(admin(), start(31), Some("k1".into())).await;
     assert!(matches!(other, Err(CommandError::KeyReused(_))));
-    let events = store.read(|c| queries::events_after(c, 0, 100)).unwrap();
+    let events = store.queries().events_after(0, 100).unwrap();
     assert_eq!(events.len(), 1, "a replay appends nothing");
 }
 
@@ -118,7 +118,7 @@ async fn refusals_are_audited_and_change_nothing() {
         .unwrap();
     let conflict = store.command(issuer, start(14), None).await;
     assert!(matches!(conflict, Err(CommandError::Refused(_))));
-    let audit = store.read(|c| queries::audit(c, 10)).unwrap();
+    let audit = store.queries().audit(10).unwrap();
     let codes: Vec<&str> = audit.iter().rev().map(|a| a.code.as_str()).collect();
     assert_eq!(codes, vec!["forbidden", "ok", "conflict"]);
     assert!(
@@ -126,7 +126,7 @@ async fn refusals_are_audited_and_change_nothing() {
             .iter()
             .all(|a| a.token.as_deref() == Some("kyiv-duty"))
     );
-    assert_eq!(store.read(queries::last_seq).unwrap(), 1);
+    assert_eq!(store.queries().head().unwrap().0, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -13,7 +13,7 @@ use anyhow::{Context, Result, anyhow};
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 use tryvoga_core::Registry;
-use tryvoga_store::history::{self, HistoryQuery};
+use tryvoga_store::HistoryQuery;
 use tryvoga_store::{Access, Store};
 
 #[derive(Parser)]
@@ -177,6 +177,7 @@ fn query(
     let q = HistoryQuery {
         regions: Some(vec![region.id]),
         types: None,
+        status: None,
         from: Some(from),
         to: Some(to),
         after: None,
@@ -186,7 +187,7 @@ fn query(
     let mut samples = Vec::with_capacity(iterations);
     for _ in 0..iterations.max(1) {
         let t = Instant::now();
-        let (alerts, _) = store.read(|c| history::history(c, &q))?;
+        let (alerts, _) = store.queries().history(&q)?;
         samples.push(t.elapsed().as_micros() as u64);
         returned = alerts.len();
     }
@@ -200,15 +201,19 @@ fn query(
 
     // Through HTTP: the server in this process, a keep-alive client, JSON decoded.
     let app = rt.block_on(async {
-        tryvoga_server::open(
+        tryvoga::server::open(
             &db,
             Registry::embedded(),
-            tryvoga_server::Options::default(),
+            tryvoga::server::Options::default(),
         )
     })?;
     let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
     let addr = listener.local_addr()?;
-    rt.spawn(tryvoga_server::serve(listener, app, std::future::pending()));
+    rt.spawn(tryvoga::server::serve(
+        listener,
+        app,
+        std::future::pending(),
+    ));
     let url = format!(
         "http://{addr}/api/v1/alerts?region={}&from={}&to={}&limit={limit}",
         region.id,

@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_tryvoga");
 
@@ -268,4 +268,24 @@ pub fn issuer_token(db: &Path, name: &str, regions: &str) -> String {
         "stdout is the token alone when not a terminal: {token:?}"
     );
     token
+}
+
+/// A server on a fresh database, and its first-run admin token.
+pub fn fresh() -> (tempfile::TempDir, Server, String) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = Server::start(&dir.path().join("tryvoga.db"));
+    let admin = server
+        .admin
+        .clone()
+        .expect("first run prints the admin token");
+    (dir, server, admin)
+}
+
+/// Raises an air-raid alert on `region`.
+pub fn start_alert(server: &Server, token: &str, region: Value) -> Reply {
+    post(
+        &server.url("/api/v1/alerts"),
+        token,
+        &json!({ "region": region, "type": "air_raid" }),
+    )
 }

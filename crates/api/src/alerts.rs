@@ -1,0 +1,342 @@
+//! `/api/v1/alerts`: raise, update, end and cancel alerts; the active set. The history is in
+//! `history.rs`.
+
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tryvoga_core::{
+    Actor, Alert, AlertId, AlertLevel, AlertStatus, AlertType, Command, RegionId, Role,
+};
+
+use crate::app::{SharedApp, body_bytes, parse_json};
+use crate::error::ApiError;
+
+const ISSUERS: &[Role] = &[Role::Admin, Role::Issuer];
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StartBody {
+    region: Value,
+    #[serde(rename = "type")]
+    alert_type: String,
+    level: Option<String>,
+    status: Option<String>,
+    note: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateBody {
+    #[serde(default, with = "double_option")]
+    level: Option<Option<String>>,
+    #[serde(default, with = "double_option")]
+    note: Option<Option<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CancelBody {
+    reason: String,
+}
+
+/// Tells a field set to `null` (clear it) from a field left out (keep it).
+mod double_option {
+    use serde::{Deserialize, Deserializer};
+    pub fn deserialize<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: Deserialize<'de>,
+    {
+        Option::<T>::deserialize(d).map(Some)
+    }
+}
+
+/// A region given as a JSON number or as a string (id, code or name).
+pub fn region_from_json(app: &SharedApp, value: &Value) -> Result<RegionId, ApiError> {
+    let text = match value {
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.clone(),
+        _ => {
+            return Err(ApiError::invalid(
+                "region must be an id (number or numeric string), a KATOTTG or ISO code, or a name",
+            ));
+        }
+    };
+    Ok(app.registry.resolve(&text)?.id)
+}
+
+fn word<T: std::str::FromStr<Err = tryvoga_core::UnknownWord>>(s: &str) -> Result<T, ApiError> {
+    s.parse()
+        .map_err(|e: tryvoga_core::UnknownWord| ApiError::invalid(e.to_string()))
+}
+
+fn alert_id(id: Result<Path<u64>, PathRejection>) -> Result<u64, ApiError> {
+    id.map(|Path(id)| id)
+        .map_err(|_| ApiError::bad_request("an alert id is a positive whole number"))
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(v) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = v
+        .to_str()
+        .ok()
+        .map(str::trim)
+        .filter(|k| !k.is_empty() && k.len() <= 200)
+        .ok_or_else(|| {
+            ApiError::bad_request("Idempotency-Key must be 1 to 200 visible ASCII characters")
+        })?;
+    Ok(Some(key.to_string()))
+}
+
+/// Runs a command through the core and the log, auditing refusals made here on the way.
+async fn execute(
+    app: &SharedApp,
+    actor: Actor,
+    command: Command,
+    key: Option<String>,
+    created: bool,
+) -> Result<Response, ApiError> {
+    let accepted = app.command(actor, command, key).await?;
+    let alert = accepted
+        .event
+        .body
+        .alert()
+        .ok_or_else(|| ApiError::internal("an alert command produced no alert"))?
+        .clone();
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let mut response = (status, axum::Json(&alert)).into_response();
+    if created && let Ok(v) = HeaderValue::from_str(&format!("/api/v1/alerts/{}", alert.id)) {
+        response.headers_mut().insert(header::LOCATION, v);
+    }
+    if accepted.replayed {
+        response
+            .headers_mut()
+            .insert("idempotent-replay", HeaderValue::from_static("true"));
+    }
+    Ok(response)
+}
+
+/// Parses and checks a command's body, auditing every refusal under the token's name.
+async fn prepare<T>(
+    app: &SharedApp,
+    headers: &HeaderMap,
+    action: &str,
+    body: Result<Bytes, BytesRejection>,
+    build: impl FnOnce(&SharedApp, &Bytes) -> Result<T, ApiError>,
+) -> Result<(Actor, T, Option<String>), ApiError> {
+    let actor = app.audited_actor(headers, action, ISSUERS).await?;
+    let outcome = body_bytes(body).and_then(|bytes| {
+        let key = idempotency_key(headers)?;
+        Ok((build(app, &bytes).map_err(|e| (e, bytes.clone())), key))
+    });
+    match outcome {
+        Ok((Ok(t), key)) => Ok((actor, t, key)),
+        Ok((Err((e, bytes)), _)) => {
+            app.refuse(Some(&actor), action, Some(&bytes), &e).await;
+            Err(e)
+        }
+        Err(e) => {
+            app.refuse(Some(&actor), action, None, &e).await;
+            Err(e)
+        }
+    }
+}
+
+pub async fn start(
+    State(app): State<SharedApp>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let (actor, command, key) = prepare(&app, &headers, "start_alert", body, |app, bytes| {
+        let b: StartBody = parse_json(bytes)?;
+        Ok(Command::StartAlert {
+            region: region_from_json(app, &b.region)?,
+            alert_type: word::<AlertType>(&b.alert_type)?,
+            level: b.level.as_deref().map(word::<AlertLevel>).transpose()?,
+            status: b
+                .status
+                .as_deref()
+                .map(word::<AlertStatus>)
+                .transpose()?
+                .unwrap_or(AlertStatus::Actual),
+            note: b.note.filter(|n| !n.trim().is_empty()),
+        })
+    })
+    .await?;
+    execute(&app, actor, command, key, true).await
+}
+
+pub async fn update(
+    State(app): State<SharedApp>,
+    id: Result<Path<u64>, PathRejection>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let id = alert_id(id)?;
+    let (actor, command, key) = prepare(&app, &headers, "update_alert", body, |_, bytes| {
+        let b: UpdateBody = parse_json(bytes)?;
+        let level = match b.level {
+            Some(Some(l)) => Some(Some(word::<AlertLevel>(&l)?)),
+            Some(None) => Some(None),
+            None => None,
+        };
+        Ok(Command::UpdateAlert {
+            id: AlertId(id),
+            level,
+            note: b.note,
+        })
+    })
+    .await?;
+    execute(&app, actor, command, key, false).await
+}
+
+pub async fn end(
+    State(app): State<SharedApp>,
+    id: Result<Path<u64>, PathRejection>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let id = alert_id(id)?;
+    let (actor, command, key) = prepare(&app, &headers, "end_alert", body, |_, bytes| {
+        // An empty body or `{}` are both fine: ending needs nothing more.
+        if !bytes.iter().all(u8::is_ascii_whitespace) {
+            let _: serde_json::Map<String, Value> = parse_json(bytes)?;
+        }
+        Ok(Command::EndAlert { id: AlertId(id) })
+    })
+    .await?;
+    execute(&app, actor, command, key, false).await
+}
+
+pub async fn cancel(
+    State(app): State<SharedApp>,
+    id: Result<Path<u64>, PathRejection>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let id = alert_id(id)?;
+    let (actor, command, key) = prepare(&app, &headers, "cancel_alert", body, |_, bytes| {
+        let b: CancelBody = parse_json(bytes)?;
+        Ok(Command::CancelAlert {
+            id: AlertId(id),
+            reason: b.reason,
+        })
+    })
+    .await?;
+    execute(&app, actor, command, key, false).await
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ActiveQuery {
+    status: Option<String>,
+    #[serde(rename = "type")]
+    alert_type: Option<String>,
+}
+
+/// The active alerts with the log position they reflect. Conditional requests are answered
+/// with 304 so that devices polling every few seconds cost next to nothing.
+pub async fn active(
+    State(app): State<SharedApp>,
+    headers: HeaderMap,
+    query: Result<Query<ActiveQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    app.check_read(&headers).await?;
+    let Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let status = q.status.as_deref().map(word::<AlertStatus>).transpose()?;
+    let alert_type = q.alert_type.as_deref().map(word::<AlertType>).transpose()?;
+    let state = app.store.state();
+    let seq = state.last_seq();
+    let last_modified =
+        DateTime::<Utc>::from_timestamp_millis(app.source.last_event_ms()).unwrap_or_default();
+    let etag = format!(
+        "\"{seq}-{}-{}\"",
+        status.map_or("all", |s| s.as_str()),
+        alert_type.map_or("all", |t| t.as_str())
+    );
+    if not_modified(&headers, &etag, last_modified) {
+        return Ok(cached(
+            StatusCode::NOT_MODIFIED,
+            &etag,
+            last_modified,
+            Bytes::new(),
+        ));
+    }
+    // Serialised once per state and query, then the same bytes for every poller.
+    let body = app.read_cache.get_or_build(&state, &etag, || {
+        let alerts: Vec<&Alert> = state
+            .active()
+            .filter(|a| status.is_none_or(|s| a.status == s))
+            .filter(|a| alert_type.is_none_or(|t| a.alert_type == t))
+            .collect();
+        serde_json::to_vec(&json!({ "seq": seq, "alerts": alerts }))
+            .map(Bytes::from)
+            .map_err(|e| ApiError::internal(e.to_string()))
+    })?;
+    Ok(cached(StatusCode::OK, &etag, last_modified, body))
+}
+
+pub fn not_modified(headers: &HeaderMap, etag: &str, last_modified: DateTime<Utc>) -> bool {
+    if let Some(inm) = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+    {
+        return inm.split(',').any(|t| t.trim() == etag || t.trim() == "*");
+    }
+    if let Some(ims) = headers
+        .get(header::IF_MODIFIED_SINCE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| DateTime::parse_from_rfc2822(v).ok())
+    {
+        return last_modified.timestamp() <= ims.timestamp();
+    }
+    false
+}
+
+pub fn http_date(t: DateTime<Utc>) -> String {
+    t.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+}
+
+fn cached(status: StatusCode, etag: &str, last_modified: DateTime<Utc>, body: Bytes) -> Response {
+    let mut r = (status, body).into_response();
+    let h = r.headers_mut();
+    if status == StatusCode::OK {
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+    }
+    if let Ok(v) = HeaderValue::from_str(etag) {
+        h.insert(header::ETAG, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&http_date(last_modified)) {
+        h.insert(header::LAST_MODIFIED, v);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    r
+}
+
+pub async fn get_one(
+    State(app): State<SharedApp>,
+    id: Result<Path<u64>, PathRejection>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let id = alert_id(id)?;
+    app.check_read(&headers).await?;
+    let alert = app
+        .read(move |q| q.alert(AlertId(id)))
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no alert has id {id}")))?;
+    Ok(axum::Json(alert).into_response())
+}

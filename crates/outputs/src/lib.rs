@@ -1,0 +1,128 @@
+//! Every sink that follows the log from a saved position, and the formats they send: native
+//! webhooks (Standard Webhooks, HMAC or Ed25519), ukrainealarm-style webhooks (RSA-signed),
+//! MQTT (retained region statuses, Home Assistant discovery), all driven by one
+//! [`follower`]; CAP 1.2 messages and their Atom feed as pure functions of events ([`cap`]);
+//! and the record's signing key, which signs every event as it is appended ([`signing`]).
+//! Outputs read the log through an [`EventSource`] and keep their positions through the
+//! store's output traits; they never see SQL.
+
+pub mod cap;
+pub mod follower;
+pub mod mqtt;
+pub mod signing;
+mod supervise;
+pub mod ukrainealarm;
+pub mod webhooks;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::sync::{Notify, OnceCell};
+use tryvoga_bus::EventSource;
+use tryvoga_core::Registry;
+use tryvoga_store::{Queries, Store, StoreError};
+
+use signing::EventKey;
+
+/// What the operator chose for the outputs.
+#[derive(Debug, Clone)]
+pub struct OutputOptions {
+    /// The event signing key; `None`: `<db>.ed25519`, made on first start.
+    pub signing_key: Option<PathBuf>,
+    /// CAP `<sender>`: who the messages come from.
+    pub cap_sender: String,
+    pub webhooks: webhooks::Retry,
+    /// The operator's MQTT broker, if any.
+    pub mqtt: Option<mqtt::MqttOptions>,
+}
+
+impl Default for OutputOptions {
+    fn default() -> OutputOptions {
+        OutputOptions {
+            signing_key: None,
+            cap_sender: "tryvoga@localhost".into(),
+            webhooks: webhooks::Retry::default(),
+            mqtt: None,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Key(String),
+    #[error("a blocking task failed: {0}")]
+    Task(String),
+    #[error("{0}")]
+    Config(String),
+}
+
+/// Why one delivery failed, as kept beside the subscription (`last_error`) and in its dead
+/// letters.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct DeliveryError(pub String);
+
+impl From<&str> for DeliveryError {
+    fn from(message: &str) -> DeliveryError {
+        DeliveryError(message.to_string())
+    }
+}
+
+/// What the outputs run on, shared by their workers and the API rooms that configure them.
+pub struct Outputs {
+    pub options: OutputOptions,
+    pub key: Arc<EventKey>,
+    pub store: Store,
+    pub source: Arc<dyn EventSource>,
+    pub registry: &'static Registry,
+    /// Woken when a native webhook is added or removed.
+    pub webhooks_changed: Notify,
+    /// Woken when a ukrainealarm webhook is registered, moved or removed.
+    pub compat_webhooks_changed: Notify,
+    /// The key ukrainealarm deliveries are signed with, read or made on first use.
+    pub compat_signer: OnceCell<Arc<ukrainealarm::Signer>>,
+}
+
+impl Outputs {
+    pub fn new(
+        options: OutputOptions,
+        key: Arc<EventKey>,
+        store: Store,
+        source: Arc<dyn EventSource>,
+        registry: &'static Registry,
+    ) -> Arc<Outputs> {
+        Arc::new(Outputs {
+            options,
+            key,
+            store,
+            source,
+            registry,
+            webhooks_changed: Notify::new(),
+            compat_webhooks_changed: Notify::new(),
+            compat_signer: OnceCell::new(),
+        })
+    }
+
+    /// Runs a read of the record on a blocking thread.
+    pub async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn Queries) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, OutputError> {
+        let queries = Arc::clone(self.store.queries());
+        tokio::task::spawn_blocking(move || f(queries.as_ref()))
+            .await
+            .map_err(|e| OutputError::Task(e.to_string()))?
+            .map_err(OutputError::from)
+    }
+}
+
+/// Starts every output's workers: native and ukrainealarm webhook deliveries, and the MQTT
+/// publisher when a broker is configured.
+pub fn start(outputs: &Arc<Outputs>) {
+    webhooks::start(outputs);
+    ukrainealarm::start(outputs);
+    mqtt::start(outputs);
+}
