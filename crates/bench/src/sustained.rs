@@ -2,6 +2,10 @@
 //! while events are published at a steady rate for a bounded time; server memory sampled every
 //! second, delivery latency per second; flat or not is the first third against the last.
 //!
+//! Longer than most files, on purpose: the publisher, the per-second sampling and the report
+//! of one run are read as one procedure, and the peers (nats, mosquitto, the raw loop) are run
+//! through the same code so that their figures are comparable.
+//!
 //! The publisher is the real thing: durable `POST /api/v1/alerts` commands on a few keep-alive
 //! connections, alternating starts and ends across regions and types (no 409s, the active set
 //! stays small). Once a second the start carries a time-stamped marker in its note and is never

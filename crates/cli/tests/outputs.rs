@@ -2,6 +2,10 @@
 //! (and a tampered one refused), a WebSocket subscriber resuming with no gap, CAP messages
 //! and the Atom feed, webhooks through a receiver that is down for 30 s and a server killed
 //! meanwhile, dead letters, and MQTT statuses retained by a real mosquitto.
+//!
+//! Longer than most test files, on purpose: each output is tested end to end against one real
+//! binary and shares this file's receivers and helpers (a webhook receiver that can be down, a
+//! mosquitto broker, offline verification); splitting it would copy them.
 
 mod common;
 

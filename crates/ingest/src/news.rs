@@ -4,6 +4,11 @@
 //! casualties, infrastructure), power-supply restrictions and threat notices read from what is
 //! left.
 //!
+//! Longer than most files, on purpose: the reader is one pass over an article's sentences
+//! whose carried context (the attack being described, the regions named so far, the capture a
+//! live-blog entry came from) every step reads and updates; the phrase-level work is already
+//! in `weapons`, `numbers` and `places`.
+//!
 //! Counts come only from weapon phrases (see [`crate::weapons`]); sentences about weapons
 //! promised, delivered or produced, and running totals ("this year", "since the start"), give no
 //! counts.
