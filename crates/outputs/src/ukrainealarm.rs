@@ -288,9 +288,6 @@ impl Sink for Registered {
     }
 }
 
-/// How long a receiver has to answer.
-const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
-
 async fn deliver(
     outputs: &Outputs,
     url: &str,
@@ -305,11 +302,7 @@ async fn deliver(
     let key_id = signer.key_id.clone();
     let url = url.to_string();
     tokio::task::spawn_blocking(move || {
-        let agent = ureq::AgentBuilder::new()
-            .timeout(DELIVERY_TIMEOUT)
-            .redirects(0)
-            .user_agent(concat!("tryvoga-webhooks/", env!("CARGO_PKG_VERSION")))
-            .build();
+        let agent = crate::webhooks::receiver_agent();
         let response = agent
             .post(&url)
             .set("Content-Type", "application/json")

@@ -73,6 +73,16 @@ impl Retry {
 /// How long a receiver has to answer one delivery.
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The HTTP client every webhook sink posts with: a bounded wait, and no redirects, so that a
+/// receiver cannot bounce a signed event to an address nobody registered.
+pub(crate) fn receiver_agent() -> ureq::Agent {
+    ureq::AgentBuilder::new()
+        .timeout(DELIVERY_TIMEOUT)
+        .redirects(0)
+        .user_agent(concat!("tryvoga-webhooks/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
 /// Starts the deliveries: one worker per subscription, kept by a supervisor.
 pub fn start(outputs: &Arc<Outputs>) {
     tokio::spawn(crate::supervise::supervise(
@@ -246,11 +256,7 @@ async fn deliver(key: &EventKey, sub: &Webhook, stored: &StoredEvent) -> Result<
     let signature = signature(key, &sub.signing, sub.secret.as_deref(), &content)?;
     let (url, kind, body) = (sub.url.clone(), stored.kind.clone(), stored.payload.clone());
     let sent = tokio::task::spawn_blocking(move || {
-        let agent = ureq::AgentBuilder::new()
-            .timeout(DELIVERY_TIMEOUT)
-            .redirects(0)
-            .user_agent(concat!("tryvoga-webhooks/", env!("CARGO_PKG_VERSION")))
-            .build();
+        let agent = receiver_agent();
         let response = agent
             .post(&url)
             .set("content-type", "application/json")

@@ -156,27 +156,12 @@ pub fn check_threat(t: &Threat) -> Result<(), FieldError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::{Action, Evidence, ThreatKind, WeaponClass, WeaponCount};
-
-    fn report() -> AttackReport {
-        let mut r = AttackReport::new("RU", "UA");
-        r.evidence.push(Evidence {
-            text: "Russia launched 40 drones overnight.".into(),
-            start: 0,
-            end: 36,
-        });
-        r.weapons.push(WeaponCount {
-            class: Some(WeaponClass::Drone),
-            launched: Some(40),
-            ..WeaponCount::default()
-        });
-        r
-    }
+    use crate::report::samples::*;
 
     #[test]
     fn checks_name_the_field() {
-        assert_eq!(check_report(&report()), Ok(()));
-        let mut r = report();
+        assert_eq!(check_report(&drone_report()), Ok(()));
+        let mut r = drone_report();
         r.attacker = "Russia".into();
         assert!(
             check_report(&r)
@@ -184,7 +169,7 @@ mod tests {
                 .to_string()
                 .starts_with("attacker")
         );
-        let mut r = report();
+        let mut r = drone_report();
         r.weapons[0].launched = Some(5_000_000);
         assert!(
             check_report(&r)
@@ -192,7 +177,7 @@ mod tests {
                 .to_string()
                 .starts_with("weapons[0].launched")
         );
-        let mut r = report();
+        let mut r = drone_report();
         r.evidence.clear();
         assert!(
             check_report(&r)
@@ -200,16 +185,7 @@ mod tests {
                 .to_string()
                 .starts_with("evidence")
         );
-        let t = Threat {
-            kind: ThreatKind::Drone,
-            action: Action::Start,
-            count: None,
-            model: None,
-            from_region: None,
-            towards_region: None,
-            at: None,
-            text: " ".into(),
-        };
+        let t = threat(" ");
         assert!(
             check_threat(&t)
                 .unwrap_err()

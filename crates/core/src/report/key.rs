@@ -40,31 +40,16 @@ pub fn threat_key(threat: &Threat) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::{Evidence, WeaponClass, WeaponCount};
-
-    fn report() -> AttackReport {
-        let mut r = AttackReport::new("RU", "UA");
-        r.evidence.push(Evidence {
-            text: "Russia launched 40 drones overnight.".into(),
-            start: 0,
-            end: 36,
-        });
-        r.weapons.push(WeaponCount {
-            class: Some(WeaponClass::Drone),
-            launched: Some(40),
-            ..WeaponCount::default()
-        });
-        r
-    }
+    use crate::report::samples::*;
 
     #[test]
     fn the_key_follows_the_text_not_the_figures() {
-        let a = report();
-        let mut b = report();
+        let a = drone_report();
+        let mut b = drone_report();
         b.weapons[0].destroyed = Some(30);
         assert_eq!(report_key(&a), report_key(&b));
         assert_eq!(report_key(&a).len(), 64);
-        let mut c = report();
+        let mut c = drone_report();
         c.evidence[0].text = "Russia launched 41 drones overnight.".into();
         assert_ne!(report_key(&a), report_key(&c));
     }

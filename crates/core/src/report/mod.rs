@@ -74,8 +74,45 @@ pub fn decide_threat(actor: &Actor, threat: &Threat) -> Result<EventBody, Refusa
     })
 }
 
+/// Small reports and threats the unit tests of this module share.
+#[cfg(test)]
+pub(crate) mod samples {
+    use super::{Action, AttackReport, Evidence, Threat, ThreatKind, WeaponClass, WeaponCount};
+
+    /// One sentence of evidence stating 40 drones launched.
+    pub fn drone_report() -> AttackReport {
+        let mut r = AttackReport::new("RU", "UA");
+        r.evidence.push(Evidence {
+            text: "Russia launched 40 drones overnight.".into(),
+            start: 0,
+            end: 36,
+        });
+        r.weapons.push(WeaponCount {
+            class: Some(WeaponClass::Drone),
+            launched: Some(40),
+            ..WeaponCount::default()
+        });
+        r
+    }
+
+    /// A drone threat with nothing but its text.
+    pub fn threat(text: &str) -> Threat {
+        Threat {
+            kind: ThreatKind::Drone,
+            action: Action::Start,
+            count: None,
+            model: None,
+            from_region: None,
+            towards_region: None,
+            at: None,
+            text: text.into(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::samples::threat;
     use super::*;
 
     fn actor(role: Role) -> Actor {
@@ -97,19 +134,6 @@ mod tests {
             })
             .collect();
         r
-    }
-
-    fn threat(text: &str) -> Threat {
-        Threat {
-            kind: ThreatKind::Drone,
-            action: Action::Start,
-            count: None,
-            model: None,
-            from_region: None,
-            towards_region: None,
-            at: None,
-            text: text.into(),
-        }
     }
 
     #[test]
