@@ -2,13 +2,15 @@
 //! materialised from it, issuer tokens (hashed), the audit trail of every command, and the
 //! positions of the outputs that follow the log. Rooms see it through traits: [`EventLog`]
 //! (the write half a backend implements, driven by one writer thread that commits in batches)
-//! and [`Queries`] (every read). The embedded backend is SQLite ([`sqlite`]); all SQL of the
-//! workspace lives there.
+//! and [`Queries`] (every read). The embedded backend is SQLite ([`sqlite`]); the scale-out
+//! one is PostgreSQL ([`postgres`]), chosen by giving a `postgres://` URL where a database file
+//! would go. All SQL of the workspace lives in those two modules.
 
 pub mod answers;
 pub mod history;
 pub mod log;
 pub mod outputs;
+pub mod postgres;
 pub mod queries;
 pub mod sqlite;
 mod token_cache;
@@ -42,6 +44,8 @@ use writer::{Request, Writer};
 pub enum StoreError {
     #[error("database: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("database: {0}")]
+    Postgres(#[from] ::postgres::Error),
     #[error("stored JSON: {0}")]
     Json(#[from] serde_json::Error),
     #[error("the database was written by a newer tryvoga (schema {found}, this one knows {known})")]
@@ -135,6 +139,20 @@ impl Store {
         publish: Publisher,
         choose_sealer: impl FnOnce(Option<&str>) -> Result<Option<Sealer>, StoreError>,
     ) -> Result<Store, StoreError> {
+        if let Some(url) = path.to_str().filter(|p| postgres::is_url(p)) {
+            // Any number of nodes share a PostgreSQL record: the head lock, not a file lock,
+            // keeps their writes in one order.
+            let (log, queries) = postgres::open(url)?;
+            return Store::with_backend(
+                path,
+                log,
+                Arc::new(queries),
+                registry,
+                publish,
+                choose_sealer,
+                None,
+            );
+        }
         let lock = match access {
             Access::Exclusive => Some(take_lock(path)?),
             Access::Shared => None,
@@ -165,6 +183,9 @@ impl Store {
         let state = Arc::new(log.restore()?);
         let shared = Arc::new(RwLock::new(Arc::clone(&state)));
         let (tx, rx) = mpsc::channel(QUEUE);
+        if let Some(watch) = log.watcher()? {
+            watch_others(path, watch, tx.downgrade())?;
+        }
         let tokens = Arc::new(token_cache::TokenCache::default());
         let writer = Writer {
             log,
@@ -322,6 +343,37 @@ impl Store {
     pub fn authenticate_remembered(&self, secret: &str) -> Option<(TokenInfo, Actor)> {
         self.inner.tokens.get(&tokens::hash(secret)).map(with_actor)
     }
+}
+
+/// How long an idle node on a shared log goes without looking for other nodes' events when
+/// it hears nothing from the database.
+const WATCH_POLL: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// On a log other nodes append to: wakes the writer whenever they may have committed, so
+/// that this node's state and its followers hear of their events within moments. Holds the
+/// queue weakly: the writer still stops when the last handle goes.
+fn watch_others(
+    path: &Path,
+    mut watch: Box<dyn log::LogWatch>,
+    requests: mpsc::WeakSender<Request>,
+) -> Result<(), StoreError> {
+    std::thread::Builder::new()
+        .name("tryvoga-log-watch".into())
+        .spawn(move || {
+            loop {
+                watch.wait(WATCH_POLL);
+                let Some(tx) = requests.upgrade() else {
+                    return;
+                };
+                // A full queue means the writer is busy, and it looks before every batch.
+                let _ = tx.try_send(Request::Sync);
+            }
+        })
+        .map(drop)
+        .map_err(|source| StoreError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
 }
 
 /// The record's log as the event bus reads it.

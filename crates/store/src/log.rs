@@ -3,8 +3,9 @@
 //! rows, idempotency keys, import keys, audit entries, token and output changes), and answers
 //! the few look-ups the writer needs while deciding. The writer ([`crate::writer`]) owns the
 //! rules of group commit and the state; a backend owns only how a batch becomes durable. SQLite
-//! implements it in [`crate::sqlite`]; a second backend implements the same trait and passes the
-//! same suite (`crates/store/tests/suite`).
+//! implements it in [`crate::sqlite`], PostgreSQL in [`crate::postgres`] (where several nodes
+//! append to one log, so a batch first folds in what the others appended); both pass the same
+//! suite (`crates/store/tests/suite`).
 
 use chrono::{DateTime, Utc};
 use tryvoga_core::{AlertId, AlertType, Event, RegionId, Role, State};
@@ -31,9 +32,31 @@ pub trait EventLog: Send + 'static {
     fn imported(&mut self, key: &ImportKey) -> Result<Option<AlertId>, StoreError>;
     /// Whether any token (live or revoked) has this name.
     fn token_named(&mut self, name: &str) -> Result<bool, StoreError>;
+    /// Opens the next batch. A log that other writers append to as well (several nodes on one
+    /// database) takes its head lock here, held until [`EventLog::append`] or
+    /// [`EventLog::abandon`], and returns the events they appended after `after` (the writer's
+    /// last seq), which the writer folds into its state before it decides anything. A log
+    /// with one writer has nothing to do.
+    fn begin(&mut self, after: u64) -> Result<Vec<Event>, StoreError> {
+        let _ = after;
+        Ok(Vec::new())
+    }
+    /// Ends a batch that [`EventLog::begin`] opened and that writes nothing.
+    fn abandon(&mut self) {}
+    /// For a log other writers append to: what waits until it may have grown, so that an
+    /// idle writer still hears of their events. `None` for a log with one writer.
+    fn watcher(&mut self) -> Result<Option<Box<dyn LogWatch>>, StoreError> {
+        Ok(None)
+    }
     /// Writes the whole batch, or nothing of it. Events come in sequence order, continuing the
     /// log without a gap. Returns what the token and output changes came to, in their order.
     fn append(&mut self, batch: &Batch) -> Result<Applied, StoreError>;
+}
+
+/// Waits for other writers' commits to a shared log.
+pub trait LogWatch: Send {
+    /// Returns when the log may have grown, or after `timeout` at most.
+    fn wait(&mut self, timeout: std::time::Duration);
 }
 
 /// Which table of recorded texts a content key belongs to.

@@ -87,6 +87,9 @@ pub(crate) enum Request {
         write: OutputWrite,
         reply: oneshot::Sender<Result<u64, StoreError>>,
     },
+    /// Nothing to write: another node may have appended, and this one's state and followers
+    /// should hear of it.
+    Sync,
 }
 
 /// Receives every batch of committed events, in order, with the state after them.
@@ -162,6 +165,17 @@ impl<L: EventLog> Writer<L> {
     }
 
     fn commit(&mut self, requests: Vec<Request>) {
+        match self.log.begin(self.state.last_seq()) {
+            Ok(others) if !others.is_empty() => self.fold_in(&others),
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "the log could not be read before a batch; its requests are answered with an error");
+                for request in requests {
+                    refuse(request, &e);
+                }
+                return;
+            }
+        }
         let mut working = (*self.state).clone();
         let mut batch = Batch::default();
         let mut overlay = Overlay::default();
@@ -181,6 +195,7 @@ impl<L: EventLog> Writer<L> {
             pending.push(decider.handle(request, now));
         }
         let applied = if batch.is_empty() {
+            self.log.abandon();
             Ok(Applied::default())
         } else {
             self.log.append(&batch)
@@ -212,6 +227,36 @@ impl<L: EventLog> Writer<L> {
         for p in pending {
             answer(p, &applied);
         }
+    }
+}
+
+impl<L: EventLog> Writer<L> {
+    /// Brings the state up to events other writers appended, and tells the followers.
+    fn fold_in(&mut self, others: &[Event]) {
+        let mut state = (*self.state).clone();
+        for event in others {
+            state.apply(event);
+        }
+        self.state = Arc::new(state);
+        if let Ok(mut shared) = self.shared.write() {
+            *shared = Arc::clone(&self.state);
+        }
+        (self.publish)(others, &self.state);
+    }
+}
+
+/// Answers a request that never reached deciding with the error that stopped it.
+fn refuse(request: Request, e: &StoreError) {
+    match request {
+        Request::Command { reply, .. } => drop(reply.send(Err(e.duplicate().into()))),
+        Request::ImportHistory { reply, .. } => drop(reply.send(Err(e.duplicate()))),
+        Request::CreateToken { reply, .. } => drop(reply.send(Err(e.duplicate()))),
+        Request::RevokeToken { reply, .. } => drop(reply.send(Err(e.duplicate()))),
+        Request::Output { reply, .. } => drop(reply.send(Err(e.duplicate()))),
+        Request::Audit(entry) => {
+            tracing::error!(action = %entry.action, code = %entry.code, "an audit entry was lost: the log could not be written");
+        }
+        Request::Sync => {}
     }
 }
 
@@ -306,6 +351,7 @@ impl<L: EventLog> Decider<'_, L> {
                 self.batch.outputs.push(write);
                 Pending::Output(reply, self.batch.outputs.len() - 1)
             }
+            Request::Sync => Pending::None,
         }
     }
 

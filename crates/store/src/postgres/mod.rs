@@ -1,0 +1,177 @@
+//! The scale-out backend: PostgreSQL as the log of record, shared by any number of `serve`
+//! nodes. Each node's writer owns one connection ([`PgLog`]) and appends under the log's head
+//! lock (`SELECT … FOR UPDATE` on the one `log_head` row), after folding in whatever other
+//! nodes appended since its state was last brought up to date; reads use pooled connections
+//! ([`PgQueries`]); a third connection LISTENs for other nodes' commits ([`PgWatch`]). The
+//! tables mean what the SQLite ones mean (`crate::sqlite`), so the same suite holds for both.
+//! Connections are made lazily and made again after a failure, so a database that went away
+//! answers with errors while it is down and is used again once it is back, with no restart.
+
+mod append;
+mod outputs;
+mod reads;
+mod reports;
+mod schema;
+pub mod scratch;
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use postgres::{Client, Config, NoTls};
+
+pub use append::{PgLog, PgWatch};
+pub use schema::VERSION as SCHEMA_VERSION;
+
+use crate::StoreError;
+
+/// How long a connection attempt may take before the request that needed it is answered
+/// with an error: a database that is down must never hang a client past a few seconds.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Whether `db` names a PostgreSQL database (`postgres://…` or `postgresql://…`) rather than a
+/// SQLite file.
+pub fn is_url(db: &str) -> bool {
+    db.starts_with("postgres://") || db.starts_with("postgresql://")
+}
+
+/// `url` with any password replaced, for logs and error messages.
+pub fn redacted(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{host}{tail}")
+        }
+        None => url.to_string(),
+    }
+}
+
+/// How every connection of this backend is made.
+#[derive(Clone)]
+pub(crate) struct Connector {
+    config: Config,
+}
+
+impl Connector {
+    fn new(url: &str) -> Result<Connector, StoreError> {
+        let mut config: Config = url
+            .parse()
+            .map_err(|e| StoreError::Invalid(format!("{}: {e}", redacted(url))))?;
+        config
+            .connect_timeout(CONNECT_TIMEOUT)
+            .keepalives(true)
+            .keepalives_idle(Duration::from_secs(5))
+            .application_name("tryvoga")
+            // A statement or a lock wait that outlasts these is a database in trouble: the
+            // request gets an error instead of waiting on it.
+            .options("-c statement_timeout=10000 -c lock_timeout=5000 -c idle_in_transaction_session_timeout=15000");
+        Ok(Connector { config })
+    }
+
+    pub(crate) fn connect(&self) -> Result<Client, StoreError> {
+        Ok(self.config.connect(NoTls)?)
+    }
+}
+
+/// The read half of a PostgreSQL record: a few idle connections kept for reuse.
+pub struct PgQueries {
+    connector: Connector,
+    idle: Mutex<Vec<Client>>,
+}
+
+/// Idle read connections kept beyond this are closed.
+const MAX_IDLE: usize = 8;
+
+impl PgQueries {
+    fn with<T: Send>(
+        &self,
+        f: impl FnOnce(&mut Client) -> Result<T, StoreError> + Send,
+    ) -> Result<T, StoreError> {
+        off_runtime(|| self.with_here(f))
+    }
+
+    fn with_here<T>(
+        &self,
+        f: impl FnOnce(&mut Client) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let taken = self.idle.lock().map_err(|_| StoreError::Poisoned)?.pop();
+        let mut client = match taken {
+            Some(c) if !c.is_closed() => c,
+            _ => self.connector.connect()?,
+        };
+        let result = f(&mut client);
+        if !client.is_closed() {
+            let mut idle = self.idle.lock().map_err(|_| StoreError::Poisoned)?;
+            if idle.len() < MAX_IDLE {
+                idle.push(client);
+            }
+        }
+        result
+    }
+}
+
+impl Drop for PgQueries {
+    fn drop(&mut self) {
+        // Closing a client blocks on its runtime too.
+        let idle = std::mem::take(self.idle.get_mut().unwrap_or_else(|p| p.into_inner()));
+        off_runtime(move || drop(idle));
+    }
+}
+
+/// Runs blocking database work where it may block. The `postgres` client drives each call
+/// on a runtime of its own, which tokio forbids inside another runtime's task: the reads are
+/// documented as blocking and mostly called from blocking threads, but some callers (start-up,
+/// the command line) are async, so on a runtime's worker the work is moved out of it first.
+pub(crate) fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current().map(|h| h.runtime_flavor()) {
+        Err(_) => f(),
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        // A single-threaded runtime cannot lend its thread: the work goes to a thread of its own.
+        Ok(_) => std::thread::scope(|s| {
+            s.spawn(f)
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        }),
+    }
+}
+
+/// Opens the database at `url`, bringing its schema up to date: its writer and its reads.
+pub fn open(url: &str) -> Result<(PgLog, PgQueries), StoreError> {
+    off_runtime(|| open_here(url))
+}
+
+fn open_here(url: &str) -> Result<(PgLog, PgQueries), StoreError> {
+    let connector = Connector::new(url)?;
+    let mut client = connector.connect()?;
+    schema::migrate(&mut client)?;
+    Ok((
+        PgLog::new(connector.clone(), client),
+        PgQueries {
+            connector,
+            idle: Mutex::new(Vec::new()),
+        },
+    ))
+}
+
+pub(crate) fn seq(v: i64) -> u64 {
+    v.max(0) as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_reach_a_log_line() {
+        assert_eq!(
+            redacted("postgres://tv:s3cret@db.local:5432/tryvoga"),
+            "postgres://tv:***@db.local:5432/tryvoga"
+        );
+        assert_eq!(redacted("postgres://db/x"), "postgres://db/x");
+        assert!(is_url("postgresql://h/d") && !is_url("./tryvoga.db"));
+    }
+}
