@@ -7,14 +7,13 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::Subcommand;
-use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use tryvoga_core::Registry;
 use tryvoga_history::import::line_ranges;
 use tryvoga_history::{ImportSummary, read_sirens};
 
 use crate::offline::RecordKey;
-use crate::output::{print_json, stdout_is_terminal};
+use crate::output::{bar, print_json};
 
 #[derive(Subcommand)]
 pub enum ImportCommand {
@@ -72,20 +71,6 @@ pub fn run(cmd: ImportCommand) -> Result<()> {
             json,
         }),
     }
-}
-
-/// A bar on a terminal; nothing at all when either output is redirected.
-fn bar(len: u64, what: &str) -> ProgressBar {
-    if !stdout_is_terminal() || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(len);
-    let style = ProgressStyle::with_template("{msg:>8} [{bar:40}] {pos}/{len}")
-        .map(|s| s.progress_chars("=> "))
-        .unwrap_or_else(|_| ProgressStyle::default_bar());
-    bar.set_style(style);
-    bar.set_message(what.to_string());
-    bar
 }
 
 fn sirens(file: &std::path::Path, db: &std::path::Path, key: &RecordKey, json: bool) -> Result<()> {

@@ -6,6 +6,7 @@ mod chart;
 mod client;
 mod import;
 mod ingest;
+mod migrate;
 mod nights;
 mod offline;
 mod output;
@@ -51,6 +52,8 @@ enum Top {
     /// Draw the record as SVG or PNG.
     #[command(subcommand)]
     Chart(chart::ChartCommand),
+    /// Copy a SQLite record into an empty PostgreSQL database, signatures intact.
+    Migrate(migrate::MigrateArgs),
 }
 
 /// Where a command reads or writes the record: a database file, or a running server.
@@ -98,6 +101,7 @@ fn main() -> ExitCode {
         Top::Ingest(cmd) => ingest::run(cmd),
         Top::Stats(args) => stats::run(args),
         Top::Chart(cmd) => chart::run(cmd),
+        Top::Migrate(args) => migrate::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,5 +1,6 @@
 //! How results are shown: tables for people on a terminal, bare values or JSON for machines.
 
+use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 
 use chrono::{DateTime, Utc};
@@ -89,4 +90,18 @@ pub const ALERT_HEADER: &[&str] = &[
 
 pub fn print_json(v: &Value) {
     println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+}
+
+/// A bar on a terminal; nothing at all when either output is redirected.
+pub fn bar(len: u64, what: &str) -> ProgressBar {
+    if !stdout_is_terminal() || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len);
+    let style = ProgressStyle::with_template("{msg:>8} [{bar:40}] {pos}/{len}")
+        .map(|s| s.progress_chars("=> "))
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar.set_message(what.to_string());
+    bar
 }

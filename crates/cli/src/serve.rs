@@ -8,14 +8,15 @@ use anyhow::{Context, Result};
 use clap::Args;
 use tryvoga_bus::EventSource;
 use tryvoga_core::{Registry, Role};
-use tryvoga_store::NewToken;
+use tryvoga_store::{NewToken, StoreError};
 
 #[derive(Args)]
 pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080", env = "TRYVOGA_LISTEN")]
     listen: SocketAddr,
-    /// The database file; created if missing.
+    /// The database file, created if missing; or a PostgreSQL URL (`postgres://…`), which any
+    /// number of nodes may serve at once.
     #[arg(long, default_value = "./tryvoga.db", env = "TRYVOGA_DB")]
     db: PathBuf,
     /// Require a token for reads too.
@@ -76,20 +77,27 @@ pub fn run(args: ServeArgs) -> Result<()> {
             },
             outputs,
         )
-        .with_context(|| format!("opening {}", args.db.display()))?;
+        .with_context(|| format!("opening {}", shown(&args.db)))?;
         let tokens = app.store.queries().token_count()?;
         if tokens == 0 {
-            let (_, secret) = app
+            let made = app
                 .store
                 .create_token(NewToken {
                     name: "admin".into(),
                     role: Role::Admin,
                     regions: Vec::new(),
                 })
-                .await?;
-            // Printed once, on the first run only: the database keeps just its hash.
-            println!("First run: created the admin token (shown only this once):");
-            println!("admin token: {secret}");
+                .await;
+            match made {
+                Ok((_, secret)) => {
+                    // Printed once, on the first run only: the database keeps just its hash.
+                    println!("First run: created the admin token (shown only this once):");
+                    println!("admin token: {secret}");
+                }
+                // Another node of the same record started at the same moment and made it.
+                Err(StoreError::Conflict(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
         }
         crate::replay::start(&args.replay, &app.store)?;
         let listener = tokio::net::TcpListener::bind(args.listen)
@@ -97,7 +105,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
             .with_context(|| format!("listening on {}", args.listen))?;
         let addr = listener.local_addr()?;
         tracing::info!(
-            db = %args.db.display(),
+            db = %shown(&args.db),
             regions = registry.len(),
             seq = app.source.head(),
             "serving on http://{addr}"
@@ -113,4 +121,9 @@ pub fn run(args: ServeArgs) -> Result<()> {
 
 fn public_api(chosen: &[String], api: &str) -> bool {
     chosen.iter().any(|c| c == api || c == "all")
+}
+
+/// The record's location as logs show it: a PostgreSQL URL without its password.
+fn shown(db: &std::path::Path) -> String {
+    tryvoga_store::redacted_url(&db.display().to_string())
 }

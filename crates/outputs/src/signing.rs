@@ -172,8 +172,26 @@ fn sig_key_id(sig: &str) -> Option<&str> {
     }
 }
 
-/// Where the key of the record at `db` lives.
+/// Where the key of the record at `db` lives: beside a database file; for a PostgreSQL URL, in
+/// the working directory, named after the server and database (every node of one record must
+/// sign with the same key: copy it to the others, or give each `--signing-key`).
 pub fn key_path(db: &Path) -> PathBuf {
+    if let Some(url) = db.to_str().filter(|d| tryvoga_store::is_server_url(d)) {
+        let place = url.split_once("://").map_or(url, |(_, rest)| rest);
+        let place = place.rsplit_once('@').map_or(place, |(_, host)| host);
+        let place = place.split('?').next().unwrap_or_default();
+        let name: String = place
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '.' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        return PathBuf::from(format!("tryvoga-{name}.ed25519"));
+    }
     let mut p = db.as_os_str().to_owned();
     p.push(".ed25519");
     PathBuf::from(p)
@@ -495,6 +513,16 @@ pub fn verify_cap(xml: &str, trusted: &Trusted) -> Result<String, SigningError> 
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_postgres_record_keeps_its_key_by_name_never_with_the_password() {
+        assert_eq!(
+            key_path(Path::new(
+                "postgres://tv:secret@10.0.0.5:5432/alerts?sslmode=disable"
+            )),
+            PathBuf::from("tryvoga-10.0.0.5_5432_alerts.ed25519")
+        );
+    }
 
     #[test]
     fn a_record_is_signed_only_with_its_own_key_offline_and_a_server_still_starts() {

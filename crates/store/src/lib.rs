@@ -9,6 +9,7 @@
 pub mod answers;
 pub mod history;
 pub mod log;
+pub mod migrate;
 pub mod outputs;
 pub mod postgres;
 pub mod queries;
@@ -30,6 +31,8 @@ pub use answers::AnswerCache;
 pub use history::{HistoricalAlert, ImportChunk, ImportReport};
 pub use log::EventLog;
 pub use outputs::{CompatWebhook, DeadLetter, OutputPositions, OutputWrite, Webhook};
+/// Whether a `--db` names a database server rather than a file, and that name fit for logs.
+pub use postgres::{is_url as is_server_url, redacted as redacted_url};
 pub use queries::{
     AlertQueries, AuditQueries, AuditRecord, Cursor, HistoryQuery, LogQueries, Queries,
     ReportQueries, Span, StoredReport, TokenQueries,

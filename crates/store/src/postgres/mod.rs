@@ -15,7 +15,7 @@ mod schema;
 pub mod scratch;
 
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use postgres::{Client, Config, NoTls};
 
@@ -79,11 +79,19 @@ impl Connector {
 /// The read half of a PostgreSQL record: a few idle connections kept for reuse.
 pub struct PgQueries {
     connector: Connector,
-    idle: Mutex<Vec<Client>>,
+    /// Connections not in use, with when each was last used.
+    idle: Mutex<Vec<(Client, Instant)>>,
 }
 
 /// Idle read connections kept beyond this are closed.
 const MAX_IDLE: usize = 8;
+
+/// How long a pooled connection has to answer an empty query before it is replaced.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A connection idle for longer than this is checked before use: under load connections are
+/// reused at once and go unchecked, so the check costs a round trip only to a quiet node.
+const RECHECK_AFTER: Duration = Duration::from_millis(500);
 
 impl PgQueries {
     fn with<T: Send>(
@@ -99,14 +107,26 @@ impl PgQueries {
     ) -> Result<T, StoreError> {
         let taken = self.idle.lock().map_err(|_| StoreError::Poisoned)?.pop();
         let mut client = match taken {
-            Some(c) if !c.is_closed() => c,
-            _ => self.connector.connect()?,
+            Some((c, _)) if c.is_closed() => self.connector.connect()?,
+            // A connection idle for a while may have died with a restarted server without
+            // having noticed: it would fail the first statement given to it. It is asked an
+            // empty query first; when it does not answer, the rest of the pool died with it.
+            Some((mut c, since)) if since.elapsed() > RECHECK_AFTER => {
+                if c.is_valid(CHECK_TIMEOUT).is_ok() {
+                    c
+                } else {
+                    self.idle.lock().map_err(|_| StoreError::Poisoned)?.clear();
+                    self.connector.connect()?
+                }
+            }
+            Some((c, _)) => c,
+            None => self.connector.connect()?,
         };
         let result = f(&mut client);
         if !client.is_closed() {
             let mut idle = self.idle.lock().map_err(|_| StoreError::Poisoned)?;
             if idle.len() < MAX_IDLE {
-                idle.push(client);
+                idle.push((client, Instant::now()));
             }
         }
         result
