@@ -13,6 +13,10 @@ use tryvoga_core::{
     Actor, Alert, AlertId, AlertLevel, AlertStatus, AlertType, Command, RegionId, Role,
 };
 
+use std::sync::Arc;
+
+use tryvoga_store::AnswerCache;
+
 use crate::app::{SharedApp, body_bytes, parse_json};
 use crate::error::ApiError;
 
@@ -254,18 +258,34 @@ pub async fn active(
 ) -> Result<Response, ApiError> {
     app.check_read(&headers).await?;
     let Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    active_answer(
+        &app.store.state(),
+        app.source.last_event_ms(),
+        &app.read_cache,
+        &headers,
+        &q,
+    )
+}
+
+/// The answer to `GET /api/v1/alerts/active` from a state alone, for a serve node (the
+/// writer's state) and an edge (its replica's) alike.
+pub fn active_answer(
+    state: &Arc<tryvoga_core::State>,
+    last_event_ms: i64,
+    cache: &AnswerCache,
+    headers: &HeaderMap,
+    q: &ActiveQuery,
+) -> Result<Response, ApiError> {
     let status = q.status.as_deref().map(word::<AlertStatus>).transpose()?;
     let alert_type = q.alert_type.as_deref().map(word::<AlertType>).transpose()?;
-    let state = app.store.state();
     let seq = state.last_seq();
-    let last_modified =
-        DateTime::<Utc>::from_timestamp_millis(app.source.last_event_ms()).unwrap_or_default();
+    let last_modified = DateTime::<Utc>::from_timestamp_millis(last_event_ms).unwrap_or_default();
     let etag = format!(
         "\"{seq}-{}-{}\"",
         status.map_or("all", |s| s.as_str()),
         alert_type.map_or("all", |t| t.as_str())
     );
-    if not_modified(&headers, &etag, last_modified) {
+    if not_modified(headers, &etag, last_modified) {
         return Ok(cached(
             StatusCode::NOT_MODIFIED,
             &etag,
@@ -274,7 +294,7 @@ pub async fn active(
         ));
     }
     // Serialised once per state and query, then the same bytes for every poller.
-    let body = app.read_cache.get_or_build(&state, &etag, || {
+    let body = cache.get_or_build(state, &etag, || {
         let alerts: Vec<&Alert> = state
             .active()
             .filter(|a| status.is_none_or(|s| a.status == s))

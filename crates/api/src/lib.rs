@@ -15,6 +15,7 @@ pub mod ops;
 pub mod pages;
 pub mod query;
 pub mod regions;
+pub mod replica;
 pub mod reports;
 pub mod webhooks;
 

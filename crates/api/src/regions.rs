@@ -6,7 +6,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use tryvoga_core::{AlertType, Level, Region, RegionId, Registry};
+use tryvoga_core::{AlertType, Level, Region, RegionId, Registry, State as CoreState};
 
 use crate::app::SharedApp;
 use crate::error::ApiError;
@@ -54,8 +54,12 @@ pub async fn list(
 ) -> Result<Response, ApiError> {
     app.check_read(&headers).await?;
     let Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    let registry = app.registry;
-    let body = match q.level.as_deref() {
+    Ok(axum::Json(list_answer(app.registry, &q)?).into_response())
+}
+
+/// The registry as a tree of oblasts, or one level as a flat list.
+pub fn list_answer(registry: &Registry, q: &ListQuery) -> Result<Value, ApiError> {
+    Ok(match q.level.as_deref() {
         None => {
             let oblasts: Vec<Value> = registry.oblasts().map(|o| tree(registry, o.id)).collect();
             json!({ "regions": oblasts })
@@ -78,8 +82,7 @@ pub async fn list(
                 .collect();
             json!({ "regions": regions })
         }
-    };
-    Ok(axum::Json(body).into_response())
+    })
 }
 
 pub async fn one(
@@ -88,9 +91,12 @@ pub async fn one(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     app.check_read(&headers).await?;
-    let registry = app.registry;
-    let region = registry.resolve(&region)?;
-    let state = app.store.state();
+    let region = app.registry.resolve(&region)?;
+    Ok(axum::Json(region_answer(app.registry, &app.store.state(), region)).into_response())
+}
+
+/// One region with its status and the active alerts that touch it, from a state alone.
+pub fn region_answer(registry: &Registry, state: &CoreState, region: &Region) -> Value {
     let mut status = Map::new();
     for &t in AlertType::ALL {
         let s = state.status_of(registry, region.id, |a| a.alert_type == t);
@@ -115,5 +121,5 @@ pub async fn one(
         o.insert("active_alerts".into(), json!(alerts));
         o.insert("seq".into(), json!(state.last_seq()));
     }
-    Ok(axum::Json(body).into_response())
+    body
 }

@@ -5,6 +5,8 @@
 //! when one machine is no longer enough, a stream that mirrors the log from elsewhere.
 
 mod local;
+#[cfg(feature = "nats")]
+pub mod nats;
 
 use std::future::Future;
 use std::pin::Pin;

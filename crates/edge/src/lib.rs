@@ -12,6 +12,7 @@ pub mod frontdoor;
 pub mod gate;
 pub mod hub;
 pub mod protocol;
+pub mod replica;
 mod subscriber;
 
 use std::sync::Arc;
