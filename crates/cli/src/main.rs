@@ -4,6 +4,7 @@ mod alert;
 mod channel;
 mod chart;
 mod client;
+mod edge;
 mod import;
 mod ingest;
 mod migrate;
@@ -54,6 +55,9 @@ enum Top {
     Chart(chart::ChartCommand),
     /// Copy a SQLite record into an empty PostgreSQL database, signatures intact.
     Migrate(migrate::MigrateArgs),
+    /// Run a stateless edge: follow the log's NATS JetStream stream and serve the streams and
+    /// the reads the state answers.
+    Edge(edge::EdgeArgs),
 }
 
 /// Where a command reads or writes the record: a database file, or a running server.
@@ -102,6 +106,7 @@ fn main() -> ExitCode {
         Top::Stats(args) => stats::run(args),
         Top::Chart(cmd) => chart::run(cmd),
         Top::Migrate(args) => migrate::run(args),
+        Top::Edge(args) => edge::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -110,6 +115,17 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Logs to stderr, `info` unless `RUST_LOG` says otherwise: for the long-running commands.
+pub fn logging() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,tower_http=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 /// A runtime for the commands that talk to the store directly.

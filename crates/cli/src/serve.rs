@@ -49,16 +49,18 @@ pub struct ServeArgs {
         env = "TRYVOGA_FANOUT_THREADS"
     )]
     fanout_threads: usize,
+    /// Relay every committed event to this NATS server's JetStream stream, for edges
+    /// (`tryvoga edge`) to follow: e.g. nats://127.0.0.1:4222. Every node of a record may
+    /// relay; the stream takes each event once, in order.
+    #[arg(long, value_name = "URL", env = "TRYVOGA_NATS")]
+    nats: Option<String>,
+    /// The stream's name.
+    #[arg(long, default_value = tryvoga_bus::nats::DEFAULT_STREAM, env = "TRYVOGA_NATS_STREAM")]
+    nats_stream: String,
 }
 
 pub fn run(args: ServeArgs) -> Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,tower_http=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    crate::logging();
     let rt = crate::runtime()?;
     rt.block_on(async move {
         let registry = Registry::embedded();
@@ -100,6 +102,12 @@ pub fn run(args: ServeArgs) -> Result<()> {
             }
         }
         crate::replay::start(&args.replay, &app.store)?;
+        if let Some(url) = &args.nats {
+            let config = tryvoga_bus::nats::NatsConfig::new(url, &args.nats_stream);
+            let relay = tryvoga_bus::nats::Relay::new(config, app.source.clone());
+            tracing::info!(nats = %url, stream = %args.nats_stream, "relaying the log to JetStream");
+            tokio::spawn(relay.run());
+        }
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("listening on {}", args.listen))?;
@@ -119,11 +127,11 @@ pub fn run(args: ServeArgs) -> Result<()> {
     })
 }
 
-fn public_api(chosen: &[String], api: &str) -> bool {
+pub fn public_api(chosen: &[String], api: &str) -> bool {
     chosen.iter().any(|c| c == api || c == "all")
 }
 
 /// The record's location as logs show it: a PostgreSQL URL without its password.
-fn shown(db: &std::path::Path) -> String {
+pub fn shown(db: &std::path::Path) -> String {
     tryvoga_store::redacted_url(&db.display().to_string())
 }

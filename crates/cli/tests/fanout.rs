@@ -94,6 +94,11 @@ fn read_ids(reader: &mut BufReader<TcpStream>, until: u64, progress: &AtomicU64)
             Ok(0) | Err(_) => return ids,
             Ok(_) => {}
         }
+        // A subscriber cut loose may be cut in the middle of a frame: a line without its end
+        // is not a line (an SSE client dispatches only complete events).
+        if !line.ends_with('\n') {
+            return ids;
+        }
         if let Some(id) = line.strip_prefix("id: ") {
             let id: u64 = id.trim().parse().expect("numeric id");
             ids.push(id);

@@ -322,7 +322,7 @@ async fn iot(
     endpoint: Iot,
 ) -> Result<Response, Refused> {
     let lm = call.stamp;
-    let state = app.store.state();
+    let state = app.record.state();
     let registry = app.registry;
     let levels = endpoint.levels;
     let body = match endpoint.scope {

@@ -29,6 +29,7 @@
 
 pub mod alerts_in_ua;
 pub mod rate_limit;
+pub mod record;
 pub mod ukrainealarm;
 pub mod webhooks;
 
@@ -47,7 +48,9 @@ use tryvoga_core::{Alert, Registry};
 use tryvoga_edge::ApiError;
 use tryvoga_edge::gate::bearer;
 use tryvoga_outputs::Outputs;
-use tryvoga_store::{AnswerCache, Queries, Store, StoreError, tokens};
+use tryvoga_store::{AnswerCache, Queries, Store, StoreError};
+
+use crate::record::{Record, TokenCheck};
 
 /// What the operator chose for the compatibility APIs.
 #[derive(Debug, Clone, Default)]
@@ -64,18 +67,27 @@ pub struct CompatOptions {
 pub struct Compat {
     pub options: CompatOptions,
     pub limiter: rate_limit::Limiter,
-    pub store: Store,
+    pub record: Arc<dyn Record>,
     pub registry: &'static Registry,
     pub source: Arc<dyn EventSource>,
-    /// The ukrainealarm webhooks' signing key and the signal that their set changed.
-    pub outputs: Arc<Outputs>,
+    /// Where ukrainealarm webhooks are registered: only a serve node, which writes the record
+    /// and runs the deliveries, has one.
+    pub desk: Option<WebhookDesk>,
     /// Answers built once per state: the IoT strings.
     pub read_cache: AnswerCache,
+}
+
+/// The record's writer and the outputs, for webhook registration and its signing key.
+pub struct WebhookDesk {
+    pub store: Store,
+    /// The ukrainealarm webhooks' signing key and the signal that their set changed.
+    pub outputs: Arc<Outputs>,
 }
 
 pub type Shared = Arc<Compat>;
 
 impl Compat {
+    /// The APIs of a serve node, over its record.
     pub fn new(
         options: CompatOptions,
         store: Store,
@@ -83,13 +95,30 @@ impl Compat {
         source: Arc<dyn EventSource>,
         outputs: Arc<Outputs>,
     ) -> Shared {
+        Compat::over(
+            options,
+            Arc::new(store.clone()),
+            registry,
+            source,
+            Some(WebhookDesk { store, outputs }),
+        )
+    }
+
+    /// The APIs over any record: an edge's replica has no webhook desk.
+    pub fn over(
+        options: CompatOptions,
+        record: Arc<dyn Record>,
+        registry: &'static Registry,
+        source: Arc<dyn EventSource>,
+        desk: Option<WebhookDesk>,
+    ) -> Shared {
         Arc::new(Compat {
             limiter: rate_limit::Limiter::new(options.rate_limit_per_minute),
             options,
-            store,
+            record,
             registry,
             source,
-            outputs,
+            desk,
             read_cache: AnswerCache::default(),
         })
     }
@@ -99,45 +128,22 @@ impl Compat {
         &self,
         f: impl FnOnce(&dyn Queries) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, Refused> {
-        let queries = Arc::clone(self.store.queries());
-        tokio::task::spawn_blocking(move || f(queries.as_ref()))
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "a read task of a compatibility API failed");
-                Refused::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "the record could not be read; try again",
-                )
-            })?
-            .map_err(Refused::from)
+        record::read(self.record.queries(), f).await
     }
 
     /// The active actual alerts, each with when it last changed.
     pub async fn active_alerts(&self) -> Result<Vec<(Alert, DateTime<Utc>)>, Refused> {
-        let alerts: Vec<Alert> = self
-            .store
-            .state()
-            .active()
-            .filter(|a| a.status.is_actual())
-            .cloned()
-            .collect();
-        let seqs: Vec<u64> = alerts.iter().map(|a| a.seq).collect();
-        let times = self.read(move |q| q.event_times(&seqs)).await?;
-        Ok(alerts
-            .into_iter()
-            .map(|a| {
-                let t = times.get(&a.seq).copied().unwrap_or(a.started_at);
-                (a, t)
-            })
-            .collect())
+        self.record.active_alerts().await
     }
 }
 
 /// Every compatibility route, with their state.
 pub fn routes(compat: Shared) -> Router {
-    alerts_in_ua::routes()
-        .merge(ukrainealarm::routes())
-        .with_state(compat)
+    let mut routes = alerts_in_ua::routes().merge(ukrainealarm::routes());
+    if compat.desk.is_some() {
+        routes = routes.merge(ukrainealarm::webhook_routes());
+    }
+    routes.with_state(compat)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -254,27 +260,19 @@ pub async fn authorize(
                 format!("Unauthorized: this API needs a token; {hint}"),
             ));
         };
-        let store = app.store.clone();
-        let found =
-            tokio::task::spawn_blocking(move || -> Result<Result<String, bool>, StoreError> {
-                if let Some((info, _)) = store.authenticate(&secret)? {
-                    return Ok(Ok(info.name));
-                }
-                Ok(Err(store
-                    .queries()
-                    .token_revoked(&tokens::hash(&secret))?))
-            })
+        let record = Arc::clone(&app.record);
+        let found = tokio::task::spawn_blocking(move || record.check_token(&secret))
             .await
             .map_err(|e| Refused::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))??;
         match found {
-            Ok(name) => Caller { token: Some(name) },
-            Err(true) => {
+            TokenCheck::Live(name) => Caller { token: Some(name) },
+            TokenCheck::Revoked => {
                 return Err(Refused::new(
                     StatusCode::FORBIDDEN,
                     "Forbidden: this token has been revoked",
                 ));
             }
-            Err(false) => {
+            TokenCheck::Unknown => {
                 return Err(Refused::new(
                     StatusCode::UNAUTHORIZED,
                     "Unauthorized: the token is unknown",

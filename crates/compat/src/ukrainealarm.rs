@@ -28,6 +28,11 @@ pub fn routes() -> Router<Shared> {
         .route("/api/v3/alerts/regionHistory", get(region_history))
         .route("/api/v3/alerts/{region_id}", get(region_alerts))
         .route("/api/v3/regions", get(regions))
+}
+
+/// Webhook registration and the key deliveries are signed with: a serve node's.
+pub fn webhook_routes() -> Router<Shared> {
+    Router::new()
         .route(
             "/api/v3/webhook",
             post(webhooks::subscribe)
@@ -155,7 +160,7 @@ async fn region_alerts(
         // Without an active alert, the last time anything changed over this region.
         let mut ids: Vec<RegionId> = vec![id];
         ids.extend(app.registry.ancestors(id));
-        last = app.read(move |q| q.last_actual_change(&ids)).await?;
+        last = app.record.last_actual_change(ids).await?;
     }
     let ua = ua_id(region).unwrap_or(id.0);
     Ok(json_answer(

@@ -17,11 +17,21 @@ use serde_json::json;
 use tryvoga_outputs::ukrainealarm::Signer;
 use tryvoga_store::OutputWrite;
 
-use crate::{Api, Refused, Shared, authorize, client_addr};
+use crate::{Api, Refused, Shared, WebhookDesk, authorize, client_addr};
+
+/// The record's writer and outputs: these routes are mounted only where there is one.
+fn desk(app: &Shared) -> Result<&WebhookDesk, Refused> {
+    app.desk.as_ref().ok_or_else(|| {
+        Refused::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "webhooks are registered with a serve node",
+        )
+    })
+}
 
 /// The signing key, read from the record or made on first use.
 async fn signer(app: &Shared) -> Result<Arc<Signer>, Refused> {
-    tryvoga_outputs::ukrainealarm::signer(&app.outputs)
+    tryvoga_outputs::ukrainealarm::signer(&desk(app)?.outputs)
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "no webhook signing key");
@@ -134,7 +144,8 @@ pub async fn subscribe(
     let url = parse_url(body)?;
     // A new webhook hears what happens from now on, not the whole past.
     let from = app.source.head();
-    app.store
+    let desk = desk(&app)?;
+    desk.store
         .output(OutputWrite::RegisterCompatWebhook {
             token,
             url,
@@ -142,7 +153,7 @@ pub async fn subscribe(
             from_seq: from,
         })
         .await?;
-    app.outputs.compat_webhooks_changed.notify_waiters();
+    desk.outputs.compat_webhooks_changed.notify_waiters();
     Ok(StatusCode::OK.into_response())
 }
 
@@ -152,7 +163,8 @@ pub async fn update(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Refused> {
     let url = parse_url(body)?;
-    let changed = app
+    let desk = desk(&app)?;
+    let changed = desk
         .store
         .output(OutputWrite::MoveCompatWebhook {
             token,
@@ -166,7 +178,7 @@ pub async fn update(
             "no webhook is registered for this key; POST one first",
         ));
     }
-    app.outputs.compat_webhooks_changed.notify_waiters();
+    desk.outputs.compat_webhooks_changed.notify_waiters();
     Ok(StatusCode::OK.into_response())
 }
 
@@ -175,9 +187,10 @@ pub async fn unsubscribe(
     State(app): State<Shared>,
     Owner(token): Owner,
 ) -> Result<Response, Refused> {
-    app.store
+    let desk = desk(&app)?;
+    desk.store
         .output(OutputWrite::RemoveCompatWebhook { token })
         .await?;
-    app.outputs.compat_webhooks_changed.notify_waiters();
+    desk.outputs.compat_webhooks_changed.notify_waiters();
     Ok(StatusCode::OK.into_response())
 }

@@ -85,7 +85,10 @@ impl Work {
                 self.changed.remove(&alert.id);
             }
             if alert.status.is_actual() {
-                let at = self.region_changed.entry(alert.region.id).or_insert(event.at);
+                let at = self
+                    .region_changed
+                    .entry(alert.region.id)
+                    .or_insert(event.at);
                 *at = (*at).max(event.at);
             }
         }

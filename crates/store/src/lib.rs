@@ -13,6 +13,7 @@ pub mod migrate;
 pub mod outputs;
 pub mod postgres;
 pub mod queries;
+mod reader;
 pub mod sqlite;
 mod token_cache;
 pub mod tokens;
@@ -37,6 +38,7 @@ pub use queries::{
     AlertQueries, AuditQueries, AuditRecord, Cursor, HistoryQuery, LogQueries, Queries,
     ReportQueries, Span, StoredReport, TokenQueries,
 };
+pub use reader::Reader;
 pub use token_cache::TOKEN_TRUST;
 pub use tokens::TokenInfo;
 pub use writer::{Accepted, AuditEntry, CommandError, NewToken, Publisher, Sealer};
@@ -326,19 +328,7 @@ impl Store {
     /// The live token with this secret and who it acts as. Blocks on a database read unless
     /// the token was proven within the last second (see [`Store::authenticate_remembered`]).
     pub fn authenticate(&self, secret: &str) -> Result<Option<(TokenInfo, Actor)>, StoreError> {
-        let hash = tokens::hash(secret);
-        if let Some(info) = self.inner.tokens.get(&hash) {
-            return Ok(Some(with_actor(info)));
-        }
-        let generation = self.inner.tokens.generation();
-        let read_at = std::time::Instant::now();
-        let info = self.inner.queries.token_by_hash(&hash)?;
-        if let Some(info) = &info {
-            self.inner
-                .tokens
-                .insert(hash, info.clone(), generation, read_at);
-        }
-        Ok(info.map(with_actor))
+        Ok(reader::authenticate(&self.inner.queries, &self.inner.tokens, secret)?.map(with_actor))
     }
 
     /// As [`Store::authenticate`], from memory only: `None` means "ask the database", never

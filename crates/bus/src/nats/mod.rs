@@ -71,9 +71,8 @@ async fn client(config: &NatsConfig, name: &str) -> Result<async_nats::Client, N
         .max_reconnects(None)
         .connection_timeout(Duration::from_secs(2))
         .reconnect_delay_callback(|attempts| {
-            Duration::from_millis(100u64.saturating_mul(1 << attempts.min(5))).min(
-                Duration::from_secs(2),
-            )
+            Duration::from_millis(100u64.saturating_mul(1 << attempts.min(5)))
+                .min(Duration::from_secs(2))
         })
         .event_callback(|event| async move {
             tracing::info!(%event, "NATS connection");

@@ -108,7 +108,11 @@ impl NatsSource {
     /// Asks the server for the stream's last sequence now.
     pub async fn refresh(&self) -> Result<u64, NatsError> {
         let last = last_sequence(&self.inner.stream).await?;
-        Ok(self.inner.stream_last.fetch_max(last, Ordering::AcqRel).max(last))
+        Ok(self
+            .inner
+            .stream_last
+            .fetch_max(last, Ordering::AcqRel)
+            .max(last))
     }
 }
 
@@ -133,7 +137,7 @@ impl EventSource for NatsSource {
         limit: usize,
     ) -> BoxFuture<'_, Result<Vec<StoredEvent>, SourceError>> {
         Box::pin(async move {
-            if let Some(page) = self.inner.from_window(after, limit, self.head()) {
+            if let Some(page) = self.inner.page_in_window(after, limit, self.head()) {
                 return Ok(page);
             }
             read(&self.inner.stream, after, limit)
@@ -153,7 +157,7 @@ impl EventSource for NatsSource {
 
 impl Inner {
     /// The page after `after` from memory, when memory holds all of it (or all there is).
-    fn from_window(&self, after: u64, limit: usize, head: u64) -> Option<Vec<StoredEvent>> {
+    fn page_in_window(&self, after: u64, limit: usize, head: u64) -> Option<Vec<StoredEvent>> {
         let window = self.window.lock().ok()?;
         let first = window.front()?.seq;
         let last = window.back()?.seq;
