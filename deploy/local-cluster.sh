@@ -10,7 +10,8 @@
 #   deploy/local-cluster.sh down     stop it all and remove the directory
 #
 # TRYVOGA_CLUSTER_DIR (default ./.local-cluster) is where data, logs and pid files go;
-# TRYVOGA_BIN names the tryvoga binary (default: target/release, then target/debug, then PATH);
+# TRYVOGA_BIN names the tryvoga binary (default: the newer of target/release and target/debug,
+# then PATH);
 # TRYVOGA_PG_BIN the directory of initdb and pg_ctl (default: Debian's newest under
 # /usr/lib/postgresql). Ports are chosen free at `up` and written to $DIR/ports.
 set -euo pipefail
@@ -32,9 +33,10 @@ tryvoga_bin() {
   if [ -n "${TRYVOGA_BIN:-}" ]; then echo "$TRYVOGA_BIN"; return; fi
   local here
   here=$(cd "$(dirname "$0")/.." && pwd)
-  for b in "$here/target/release/tryvoga" "$here/target/debug/tryvoga"; do
-    [ -x "$b" ] && { echo "$b"; return; }
-  done
+  # The newer of the two builds: an old release binary would lack what was built since.
+  local newest
+  newest=$(ls -t "$here/target/release/tryvoga" "$here/target/debug/tryvoga" 2>/dev/null | head -n 1 || true)
+  [ -n "$newest" ] && { echo "$newest"; return; }
   command -v tryvoga || die "no tryvoga binary: cargo build --release (or set TRYVOGA_BIN)"
 }
 
