@@ -12,10 +12,16 @@ command -v python3 >/dev/null || fail "python3 is missing (Debian: python3, pyth
 command -v curl >/dev/null || fail "curl is missing"
 
 work=$(mktemp -d)
-pids=()
+# `start` runs inside $(…), a subshell, so the servers' pids go to a file, not to a variable
+# the subshell would forget.
+: >"$work/pids"
 cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  local pids; pids=$(cat "$work/pids" 2>/dev/null || true)
+  for pid in $pids; do kill "$pid" 2>/dev/null || true; done
+  for pid in $pids; do
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+  done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -42,7 +48,7 @@ start() {
   local db=$1; shift
   local port; port=$(free_port)
   "$bin" serve --db "$db" --listen "127.0.0.1:$port" "$@" >"$db.log" 2>&1 &
-  pids+=("$!")
+  echo "$!" >>"$work/pids"
   for _ in $(seq 1 100); do
     if curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then
       echo "http://127.0.0.1:$port"

@@ -178,11 +178,33 @@ fn next_link(q: &ListQuery, cursor: &str) -> String {
     format!("/api/v1/alerts?{}", parts.join("&"))
 }
 
-const CSV_HEADER: &str = "id,region_id,region_level,region_name_en,region_name_uk,oblast_id,type,level,status,started_at,ended_at,duration_seconds,cancelled,cancel_reason,origin,issuer,note,seq\n";
+const CSV_HEADER: [&str; 18] = [
+    "id",
+    "region_id",
+    "region_level",
+    "region_name_en",
+    "region_name_uk",
+    "oblast_id",
+    "type",
+    "level",
+    "status",
+    "started_at",
+    "ended_at",
+    "duration_seconds",
+    "cancelled",
+    "cancel_reason",
+    "origin",
+    "issuer",
+    "note",
+    "seq",
+];
 
-fn to_csv(alerts: &[Alert]) -> String {
-    let mut out = String::with_capacity(CSV_HEADER.len() + alerts.len() * 160);
-    out.push_str(CSV_HEADER);
+fn to_csv(alerts: &[Alert]) -> Vec<u8> {
+    let mut out = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::with_capacity(256 + alerts.len() * 160));
+    // Writing into a Vec fails only if memory does; the rows are the same length by type.
+    let _ = out.write_record(CSV_HEADER);
     for a in alerts {
         let duration = a
             .ended_at
@@ -212,25 +234,51 @@ fn to_csv(alerts: &[Alert]) -> String {
             a.note.clone().unwrap_or_default(),
             a.seq.to_string(),
         ];
-        for (i, f) in fields.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            csv_field(&mut out, f);
-        }
-        out.push('\n');
+        let _ = out.write_record(fields.iter().map(|f| spreadsheet_safe(f).into_owned()));
     }
-    out
+    out.into_inner().unwrap_or_default()
 }
 
-/// RFC 4180: quoted when it holds a separator, a quote or a line break; quotes doubled.
-fn csv_field(out: &mut String, f: &str) {
-    if f.contains([',', '"', '\n', '\r']) {
-        out.push('"');
-        out.push_str(&f.replace('"', "\"\""));
-        out.push('"');
+/// A cell a spreadsheet will show as text, never run as a formula (OWASP, "CSV Injection"):
+/// a cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading
+/// apostrophe. Notes and cancel reasons are written by issuers, so an export opened by an
+/// analyst must not turn `=HYPERLINK(…)` into a live link. No cell of ours that is a number
+/// starts with one of these (ids, sequences and durations are never negative).
+pub(crate) fn spreadsheet_safe(cell: &str) -> std::borrow::Cow<'_, str> {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        std::borrow::Cow::Owned(format!("'{cell}"))
     } else {
-        out.push_str(f);
+        std::borrow::Cow::Borrowed(cell)
+    }
+}
+
+#[cfg(test)]
+mod csv_tests {
+    use super::spreadsheet_safe;
+
+    #[test]
+    fn formula_cells_are_made_text() {
+        for cell in [
+            "=HYPERLINK(\"http://x.example\",\"click\")",
+            "+1+2",
+            "-2+3",
+            "@SUM(A1)",
+            "\t=1",
+            "\r=1",
+        ] {
+            let safe = spreadsheet_safe(cell);
+            assert!(safe.starts_with('\''), "{cell:?} became {safe:?}");
+            assert_eq!(&safe[1..], cell);
+        }
+        for cell in [
+            "Kyiv oblast",
+            "Київська область",
+            "42",
+            "2026-12-04T06:00:00+00:00",
+            "",
+        ] {
+            assert_eq!(spreadsheet_safe(cell), cell);
+        }
     }
 }
 

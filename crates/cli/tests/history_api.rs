@@ -153,6 +153,60 @@ async fn csv_by_accept_header_or_format_with_a_link_to_the_next_page() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csv_cells_never_become_spreadsheet_formulas() {
+    let (_dir, app) = app_with_history().await;
+    let notes = [
+        "=HYPERLINK(\"http://evil.example/\",\"click\")",
+        "+1+cmd|' /C calc'!A0",
+        "-2+3",
+        "@SUM(A1:A9)",
+        "\t=1",
+    ];
+    let rows = notes
+        .iter()
+        .enumerate()
+        .map(|(i, note)| HistoricalAlert {
+            line: 10 + i as u64,
+            region: RegionId(14),
+            alert_type: AlertType::AirRaid,
+            started_at: at(10 + i as u32, 10),
+            ended_at: at(10 + i as u32, 11),
+            note: Some((*note).to_string()),
+        })
+        .collect();
+    app.store
+        .import_history(ImportChunk {
+            source: "test/hostile".into(),
+            file: "hostile.csv".into(),
+            rows,
+        })
+        .await
+        .unwrap();
+    let (status, body, _) = get(&app, "/api/v1/alerts?region=14&format=csv", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let mut reader = csv::Reader::from_reader(body.as_slice());
+    let header = reader.headers().unwrap().clone();
+    let note_at = header.iter().position(|h| h == "note").unwrap();
+    let mut seen = Vec::new();
+    for record in reader.records() {
+        let record = record.unwrap();
+        for cell in record.iter() {
+            assert!(
+                !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                "a cell a spreadsheet would run: {cell:?}"
+            );
+        }
+        seen.push(record[note_at].to_string());
+    }
+    for note in notes {
+        assert!(
+            seen.contains(&format!("'{note}")),
+            "{note:?} not exported as text: {seen:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stats_count_own_alerts_and_merge_time_under_alert() {
     let (_dir, app) = app_with_history().await;
     let (status, s) = json(
