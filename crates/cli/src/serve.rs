@@ -80,6 +80,19 @@ pub fn run(args: ServeArgs) -> Result<()> {
             outputs,
         )
         .with_context(|| format!("opening {}", shown(&args.db)))?;
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("listening on {}", args.listen))?;
+        crate::replay::start(&args.replay, &app.store)?;
+        if let Some(url) = &args.nats {
+            let config = tryvoga_bus::nats::NatsConfig::new(url, &args.nats_stream);
+            let relay = tryvoga_bus::nats::Relay::new(config, app.source.clone());
+            tracing::info!(nats = %url, stream = %args.nats_stream, "relaying the log to JetStream");
+            tokio::spawn(relay.run());
+        }
+        // The first admin token is made only now, when nothing is left that could stop this
+        // start (the port is ours): a start that failed must not have shown, and used up, the
+        // one token the operator gets.
         let tokens = app.store.queries().token_count()?;
         if tokens == 0 {
             let made = app
@@ -101,16 +114,6 @@ pub fn run(args: ServeArgs) -> Result<()> {
                 Err(e) => return Err(e.into()),
             }
         }
-        crate::replay::start(&args.replay, &app.store)?;
-        if let Some(url) = &args.nats {
-            let config = tryvoga_bus::nats::NatsConfig::new(url, &args.nats_stream);
-            let relay = tryvoga_bus::nats::Relay::new(config, app.source.clone());
-            tracing::info!(nats = %url, stream = %args.nats_stream, "relaying the log to JetStream");
-            tokio::spawn(relay.run());
-        }
-        let listener = tokio::net::TcpListener::bind(args.listen)
-            .await
-            .with_context(|| format!("listening on {}", args.listen))?;
         let addr = listener.local_addr()?;
         tracing::info!(
             db = %shown(&args.db),

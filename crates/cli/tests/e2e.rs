@@ -574,3 +574,35 @@ fn a_revoked_token_is_refused_at_once_though_the_server_remembers_tokens() {
     assert!(offline.status.success(), "{offline:?}");
     assert_eq!(start_alert(&server, &other, json!(18)).status, 401);
 }
+
+#[test]
+fn a_first_start_that_fails_shows_no_token_and_the_next_start_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let failed = Command::new(BIN)
+        .args(["serve", "--db", db.to_str().unwrap(), "--listen", &addr])
+        .output()
+        .unwrap();
+    assert!(!failed.status.success(), "serve on a taken port succeeded");
+    let stdout = String::from_utf8_lossy(&failed.stdout);
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(
+        !stdout.contains("admin token") && !stderr.contains("admin token"),
+        "a start that failed showed a token: {stdout} {stderr}"
+    );
+    assert!(
+        stderr.contains(&addr),
+        "the error names the address: {stderr}"
+    );
+    drop(taken);
+    let server = Server::start_with(&db, &[]);
+    let token = server.admin.as_deref().unwrap_or_default();
+    assert!(
+        token.starts_with("tv_"),
+        "the first start that serves shows the admin token"
+    );
+    let whoami = request("GET", &server.url("/api/v1/tokens"), Some(token), &[], None);
+    assert_eq!(whoami.status, 200, "the token shown works: {}", whoami.body);
+}
