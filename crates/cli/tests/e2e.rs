@@ -606,3 +606,89 @@ fn a_first_start_that_fails_shows_no_token_and_the_next_start_does() {
     let whoami = request("GET", &server.url("/api/v1/tokens"), Some(token), &[], None);
     assert_eq!(whoami.status, 200, "the token shown works: {}", whoami.body);
 }
+
+#[test]
+fn offline_token_management_succeeds_beside_a_busy_server() {
+    let (_dir, server, admin) = fresh();
+    let busy = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    // Four issuers raise and end alerts as fast as the server takes them, so that its writer
+    // holds the file's write lock most of the time while the tokens are made beside it.
+    let issuers: Vec<_> = [14u64, 27, 18, 22, 12, 13, 15, 16]
+        .into_iter()
+        .map(|region| {
+            let busy = busy.clone();
+            let url = server.url("/api/v1/alerts");
+            let admin = admin.clone();
+            std::thread::spawn(move || {
+                let mut commands = 0u32;
+                while busy.load(std::sync::atomic::Ordering::Relaxed) {
+                    let made = post(
+                        &url,
+                        &admin,
+                        &json!({ "region": region, "type": "air_raid" }),
+                    );
+                    if let Some(id) = made.body["id"].as_u64() {
+                        post(&format!("{url}/{id}/end"), &admin, &json!({}));
+                    }
+                    commands += 2;
+                }
+                commands
+            })
+        })
+        .collect();
+    let db = server.db.to_str().unwrap().to_string();
+    // Four at a time, as operators' scripts do, so that they also race each other.
+    let makers: Vec<_> = (0..4)
+        .map(|lane| {
+            let db = db.clone();
+            std::thread::spawn(move || {
+                let mut failures = Vec::new();
+                for i in (lane..40).step_by(4) {
+                    let name = format!("duty-{i}");
+                    let out = Command::new(BIN)
+                        .args(["token", "create", "--name", &name, "--role", "reader"])
+                        .args(["--db", &db])
+                        .output()
+                        .expect("token create");
+                    if !out.status.success() {
+                        failures.push(String::from_utf8_lossy(&out.stderr).into_owned());
+                    }
+                }
+                failures
+            })
+        })
+        .collect();
+    let failures: Vec<String> = makers.into_iter().flat_map(|t| t.join().unwrap()).collect();
+    let revoked = Command::new(BIN)
+        .args(["token", "revoke", "duty-0", "--db", &db])
+        .output()
+        .expect("token revoke");
+    busy.store(false, std::sync::atomic::Ordering::Relaxed);
+    let commands: u32 = issuers.into_iter().map(|t| t.join().unwrap()).sum();
+    assert!(commands > 40, "the server was busy: {commands} commands");
+    assert!(
+        failures.is_empty(),
+        "{} of 40 failed: {failures:?}",
+        failures.len()
+    );
+    assert!(revoked.status.success(), "{revoked:?}");
+    let list = request(
+        "GET",
+        &server.url("/api/v1/tokens"),
+        Some(&admin),
+        &[],
+        None,
+    );
+    let names: Vec<&str> = list.body["tokens"]
+        .as_array()
+        .expect("tokens")
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    for i in 0..40 {
+        assert!(
+            names.contains(&format!("duty-{i}").as_str()),
+            "duty-{i} missing"
+        );
+    }
+}

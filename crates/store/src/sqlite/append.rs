@@ -100,7 +100,12 @@ impl EventLog for SqliteLog {
     }
 
     fn append(&mut self, batch: &Batch) -> Result<Applied, StoreError> {
-        let tx = self.conn.transaction()?;
+        // IMMEDIATE: the write lock is taken (waiting out the busy timeout) before anything is
+        // read, so a batch never holds a read snapshot that another process's commit makes
+        // stale ("cannot promote read transaction"), whoever else writes the file offline.
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         for event in &batch.events {
             append_event(&tx, event)?;
         }

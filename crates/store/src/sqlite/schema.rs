@@ -155,7 +155,9 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         });
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-        let tx = conn.transaction()?;
+        // IMMEDIATE, as every write of this backend: two processes opening an old file at once
+        // wait for each other instead of failing to promote a read.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", i as i64 + 1)?;
         tx.commit()?;
