@@ -247,3 +247,70 @@ async fn a_client_that_trickles_or_withholds_its_request_is_let_go() {
         "not before its time: {idled:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_framed_two_ways_is_refused_and_nothing_after_it_is_read() {
+    let (_dir, _app, addr) = inproc::serve(tryvoga::server::Options::default()).await;
+    // The classic smuggle: by Content-Length the body is "0\r\n\r\n", by chunked it is empty and
+    // the GET after it would be a second request that a proxy in front never saw.
+    let smuggled = "GET /api/v1/regions/31 HTTP/1.1\r\nHost: x\r\n\r\n";
+    for (method, path) in [
+        ("POST", "/api/v1/alerts"),
+        ("GET", "/healthz"),
+        ("GET", "/api/v1/alerts/active"),
+        ("GET", "/api/v1/stream"),
+        ("GET", "/api/v1/ws"),
+    ] {
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\
+             Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n{smuggled}"
+        );
+        let stream = tokio::task::spawn_blocking(move || {
+            let mut stream = send(addr, &request, None);
+            stream
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .expect("timeout");
+            let mut answer = String::new();
+            let _ = stream.read_to_string(&mut answer);
+            answer
+        })
+        .await
+        .expect("client");
+        assert!(
+            stream.starts_with("HTTP/1.1 400"),
+            "{method} {path}: {stream:?}"
+        );
+        assert!(
+            stream.contains("Transfer-Encoding"),
+            "{method} {path}: the refusal says why: {stream:?}"
+        );
+        assert_eq!(
+            stream.matches("HTTP/1.1 ").count(),
+            1,
+            "{method} {path}: the request behind the body was answered: {stream:?}"
+        );
+    }
+    // The same after a good request on a kept-alive connection: refused, and the connection
+    // closed after the refusal, not after the smuggled request.
+    let answer = tokio::task::spawn_blocking(move || {
+        let request = format!(
+            "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nPOST /api/v1/alerts HTTP/1.1\r\nHost: x\r\n\
+             Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n{smuggled}"
+        );
+        let mut stream = send(addr, &request, None);
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer);
+        answer
+    })
+    .await
+    .expect("client");
+    // Bodies carry no line break at their end, so the status lines are found by their start.
+    let statuses: Vec<&str> = answer
+        .match_indices("HTTP/1.1 ")
+        .map(|(at, _)| &answer[at + 9..at + 12])
+        .collect();
+    assert_eq!(statuses, ["200", "400"], "{answer:?}");
+}

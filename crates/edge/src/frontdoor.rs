@@ -10,6 +10,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::IntoResponse;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -113,10 +114,26 @@ async fn classify(stream: &TcpStream) -> Option<Wire> {
 }
 
 async fn serve_http(stream: TcpStream, peer: SocketAddr, router: Router) {
+    let (stream, ambiguous) = crate::framing::Watched::new(stream);
     let service =
         hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
-            request.extensions_mut().insert(ConnectInfo(peer));
-            router.clone().oneshot(request)
+            let router = router.clone();
+            let refuse = ambiguous.next_request_is();
+            async move {
+                if refuse {
+                    let refusal = ambiguous_refusal();
+                    // The body's end is unknowable, so the connection cannot be trusted for a
+                    // next request either: answered, then closed.
+                    let mut response = refusal.into_response();
+                    response.headers_mut().insert(
+                        axum::http::header::CONNECTION,
+                        HeaderValue::from_static("close"),
+                    );
+                    return Ok(response);
+                }
+                request.extensions_mut().insert(ConnectInfo(peer));
+                router.oneshot(request).await
+            }
         });
     // Without a timer hyper keeps no time at all: a connection that never finishes a request
     // head, or idles between requests, would hold its socket forever.
@@ -126,6 +143,24 @@ async fn serve_http(stream: TcpStream, peer: SocketAddr, router: Router) {
         .serve_connection(TokioIo::new(stream), service)
         .with_upgrades()
         .await;
+}
+
+/// A request that says how long its body is in two ways (RFC 9112 §6.1): `Content-Length`
+/// beside `Transfer-Encoding`. A proxy in front of us may read one and we the other, and the
+/// bytes between the two ends would be taken as a request nobody sent (request smuggling), so
+/// it is refused outright rather than read by the one rule hyper follows.
+/// On the API path hyper has already dropped `Content-Length` by the time a request is seen,
+/// so there `crate::framing` watches the bytes instead.
+fn ambiguous_framing(headers: &HeaderMap) -> Option<ApiError> {
+    let has = |name| headers.contains_key(name);
+    (has(axum::http::header::CONTENT_LENGTH) && has(axum::http::header::TRANSFER_ENCODING))
+        .then(ambiguous_refusal)
+}
+
+fn ambiguous_refusal() -> ApiError {
+    ApiError::bad_request(
+        "the request has both Content-Length and Transfer-Encoding (RFC 9112 section 6.1)",
+    )
 }
 
 /// What a stream request asked for, parsed out of its head.
@@ -159,6 +194,17 @@ impl StreamRequest {
             ) {
                 headers.append(name, value);
             }
+        }
+        if let Some(refusal) = ambiguous_framing(&headers) {
+            return Err(refusal);
+        }
+        // A subscription has no body; one announced would be read as the client's frames.
+        let announces_body = headers.contains_key(axum::http::header::TRANSFER_ENCODING)
+            || headers
+                .get(axum::http::header::CONTENT_LENGTH)
+                .is_some_and(|v| v.as_bytes() != b"0");
+        if announces_body {
+            return Err(ApiError::bad_request("a stream request has no body"));
         }
         Ok(StreamRequest { query, headers })
     }

@@ -8,6 +8,7 @@ pub mod error;
 mod fallback;
 mod fanout;
 pub mod feed;
+mod framing;
 pub mod frontdoor;
 pub mod gate;
 pub mod hub;
