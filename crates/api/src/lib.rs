@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod alerts;
 pub mod app;
+mod body;
 pub mod cap;
 pub mod error;
 pub mod events;
@@ -74,7 +75,7 @@ pub fn routes(app: SharedApp) -> Router {
 
 /// The whole router around `routes` (the native API merged with the compatibility APIs and
 /// the edge's fall-back streams): the JSON answers for no such endpoint and a method an
-/// endpoint does not take, and the body limit every endpoint shares.
+/// endpoint does not take, and the body limit and deadline every endpoint shares.
 pub fn finish(routes: Router) -> Router {
     routes
         .fallback(|| async { ApiError::not_found("no such endpoint") })
@@ -86,6 +87,7 @@ pub fn finish(routes: Router) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn(body::within_deadline))
 }
 
 async fn public_key(State(app): State<SharedApp>) -> Response {

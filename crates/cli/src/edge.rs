@@ -107,7 +107,7 @@ pub fn run(args: EdgeArgs) -> Result<()> {
                 .merge(tryvoga_compat::routes(compat))
                 .merge(tryvoga_edge::routes(Arc::clone(&edge))),
         );
-        let listener = shared_listener(args.listen)
+        let listener = tryvoga::server::bind(args.listen, true)
             .with_context(|| format!("listening on {}", args.listen))?;
         let addr = listener.local_addr()?;
         tracing::info!(stream = %args.stream, nats = %args.nats, seq = events.head(), "edge serving on http://{addr}");
@@ -119,18 +119,4 @@ pub fn run(args: EdgeArgs) -> Result<()> {
         .await?;
         Ok(())
     })
-}
-
-/// A listener other processes may bind too (`SO_REUSEPORT`): the kernel hands each new
-/// connection to one of them.
-fn shared_listener(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
-    let socket = if addr.is_ipv4() {
-        tokio::net::TcpSocket::new_v4()?
-    } else {
-        tokio::net::TcpSocket::new_v6()?
-    };
-    socket.set_reuseaddr(true)?;
-    socket.set_reuseport(true)?;
-    socket.bind(addr)?;
-    socket.listen(4096)
 }

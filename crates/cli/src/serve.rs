@@ -80,8 +80,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
             outputs,
         )
         .with_context(|| format!("opening {}", shown(&args.db)))?;
-        let listener = tokio::net::TcpListener::bind(args.listen)
-            .await
+        let listener = tryvoga::server::bind(args.listen, false)
             .with_context(|| format!("listening on {}", args.listen))?;
         crate::replay::start(&args.replay, &app.store)?;
         if let Some(url) = &args.nats {

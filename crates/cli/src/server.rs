@@ -196,3 +196,25 @@ pub async fn serve(
     let router = server.router();
     tryvoga_edge::serve(listener, Arc::clone(&server.edge), router, shutdown).await
 }
+
+/// The listening socket of `serve` and `edge`. The backlog is 4096 rather than the 128 that
+/// `TcpListener::bind` asks for: a crowd reconnecting after a blip (thousands of subscribers
+/// within a second) would otherwise overflow the accept queue, and each dropped SYN costs its
+/// client a one-second retransmission. With `share_port`, other processes may bind the same
+/// address (`SO_REUSEPORT`) and the kernel hands each new connection to one of them.
+pub fn bind(
+    addr: std::net::SocketAddr,
+    share_port: bool,
+) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    if share_port {
+        socket.set_reuseport(true)?;
+    }
+    socket.bind(addr)?;
+    socket.listen(4096)
+}

@@ -692,3 +692,24 @@ fn offline_token_management_succeeds_beside_a_busy_server() {
         );
     }
 }
+
+#[test]
+fn the_listen_backlog_holds_a_reconnecting_crowd() {
+    let (_dir, server, _admin) = fresh();
+    let port = server.base.rsplit(':').next().unwrap().to_string();
+    // `ss` shows a listening socket's backlog as its Send-Q.
+    let out = Command::new("ss")
+        .args(["-ltnH", &format!("sport = :{port}")])
+        .output()
+        .expect("ss (Debian: iproute2) is needed for this test");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let backlog: u64 = text
+        .split_whitespace()
+        .nth(2)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no listening socket on {port} in {text:?}"));
+    assert!(
+        backlog >= 1024,
+        "backlog {backlog}: SYNs would be dropped under a crowd"
+    );
+}

@@ -314,3 +314,47 @@ async fn a_request_framed_two_ways_is_refused_and_nothing_after_it_is_read() {
         .collect();
     assert_eq!(statuses, ["200", "400"], "{answer:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_request_body_is_answered_408_within_its_deadline() {
+    let (_dir, _app, addr) = inproc::serve(tryvoga::server::Options::default()).await;
+    let started = Instant::now();
+    let stalled = tokio::task::spawn_blocking(move || {
+        let mut stream = send(
+            addr,
+            "POST /api/v1/alerts HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+             Content-Length: 60000\r\n\r\n{",
+            None,
+        );
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("timeout");
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer);
+        (answer, started.elapsed())
+    });
+    // Meanwhile everyone else is answered as usual.
+    let other = tokio::task::spawn_blocking(move || {
+        let mut stream = send(
+            addr,
+            "GET /api/v1/alerts/active HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            None,
+        );
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer);
+        answer
+    })
+    .await
+    .expect("reader");
+    assert!(other.starts_with("HTTP/1.1 200"), "{other:?}");
+    let (answer, took) = stalled.await.expect("stalled client");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer:?}");
+    assert!(answer.contains("request_timeout"), "{answer:?}");
+    assert!(
+        took >= Duration::from_secs(9) && took < Duration::from_secs(15),
+        "answered after {took:?}"
+    );
+}
