@@ -10,6 +10,7 @@ use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use tryvoga_bus::{BoxFuture, EventSource};
 use tryvoga_core::{Actor, Command, Registry, Role};
+use tryvoga_edge::gate::Grant;
 use tryvoga_edge::{Edge, ReadGate};
 use tryvoga_outputs::Outputs;
 use tryvoga_store::{Accepted, AnswerCache, AuditEntry, Queries, Store, StoreError};
@@ -40,6 +41,8 @@ pub type SharedApp = Arc<App>;
 pub struct Reads {
     pub store: Store,
     pub public: bool,
+    /// The streams open under each token, ended when it is revoked.
+    pub grants: Arc<crate::grants::Grants>,
 }
 
 impl Reads {
@@ -71,8 +74,17 @@ impl Reads {
 }
 
 impl ReadGate for Reads {
-    fn check<'a>(&'a self, headers: &'a HeaderMap) -> BoxFuture<'a, Result<(), ApiError>> {
-        Box::pin(Reads::check(self, headers))
+    fn check<'a>(&'a self, headers: &'a HeaderMap) -> BoxFuture<'a, Result<Grant, ApiError>> {
+        Box::pin(async move {
+            if self.public {
+                return Ok(Grant::lasting());
+            }
+            self.actor(headers).await?;
+            let secret = bearer(headers).unwrap_or_default();
+            Ok(self
+                .grants
+                .grant(tryvoga_store::tokens::hash(secret), &self.store))
+        })
     }
 }
 

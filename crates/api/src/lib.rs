@@ -11,6 +11,7 @@ mod body;
 pub mod cap;
 pub mod error;
 pub mod events;
+pub mod grants;
 pub mod history;
 pub mod ops;
 pub mod pages;

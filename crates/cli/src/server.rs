@@ -105,6 +105,7 @@ pub fn open_with(
     let reads = Reads {
         store: store.clone(),
         public: options.public_reads,
+        grants: Default::default(),
     };
     let edge = Edge::new(
         Arc::clone(&events),

@@ -79,7 +79,13 @@ impl Subscription {
                     }
                 }
                 Phase::Live => {
-                    let received = self.cursor.rx.recv().await;
+                    let received = tokio::select! {
+                        received = self.cursor.rx.recv() => received,
+                        () = self.cursor.grant.withdrawn() => {
+                            self.phase = Phase::Done;
+                            return Some(Wire::Sse.revoked());
+                        }
+                    };
                     let (batch, then) = self.cursor.gather(received);
                     match then {
                         Then::Follow => {}
@@ -117,7 +123,7 @@ async fn stream(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    edge.gate.check(&headers).await?;
+    let grant = edge.gate.check(&headers).await?;
     let query = StreamQuery::parse(query.as_deref().unwrap_or(""))?;
     let filter = query.filter(edge.registry)?;
     // Subscribe before reading the position, so nothing committed in between is missed.
@@ -133,6 +139,7 @@ async fn stream(
             rx,
             filter,
             position,
+            grant,
         },
         phase: Phase::Hello,
     };
@@ -149,6 +156,9 @@ async fn stream(
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    // A stream that ends (dropped, revoked) ends its connection too, as on the lean path: a
+    // client that reconnects does so on a new connection, through the front door.
+    h.insert(header::CONNECTION, HeaderValue::from_static("close"));
     Ok(response)
 }
 
@@ -159,7 +169,7 @@ async fn websocket(
     mut request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
     let headers = request.headers();
-    edge.gate.check(headers).await?;
+    let grant = edge.gate.check(headers).await?;
     let query = StreamQuery::parse(request.uri().query().unwrap_or(""))?;
     let filter = query.filter(edge.registry)?;
     let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
@@ -175,6 +185,7 @@ async fn websocket(
         rx,
         filter,
         position,
+        grant,
     };
     tokio::spawn(async move {
         match upgrade.await {
@@ -245,6 +256,11 @@ where
         }
         loop {
             tokio::select! {
+                () = cursor.grant.withdrawn() => {
+                    let _ = send(writer, &wire.revoked()).await;
+                    let _ = send(writer, &ws_frame(0x8, &[0x03, 0xf0])).await;
+                    return Ok(());
+                }
                 received = cursor.rx.recv() => {
                     let (batch, then) = cursor.gather(received);
                     send(writer, &concat(batch.frames().iter().map(|f| &f.ws_frame[..]))).await?;

@@ -276,7 +276,7 @@ async fn open(
     let head = read_head(stream).await?;
     let request = StreamRequest::parse(&head)?;
     drop(head);
-    edge.gate.check(&request.headers).await?;
+    let grant = edge.gate.check(&request.headers).await?;
     let query = StreamQuery::parse(&request.query)?;
     let filter = query.filter(edge.registry)?;
     let answer = match wire {
@@ -310,6 +310,7 @@ async fn open(
             rx,
             filter,
             position,
+            grant,
         },
     ))
 }

@@ -69,6 +69,14 @@ impl Wire {
         self.notice("dropped", &json)
     }
 
+    /// The last thing a subscriber whose token was revoked is sent.
+    pub fn revoked(self) -> Bytes {
+        self.notice(
+            "revoked",
+            "{\"kind\":\"revoked\",\"message\":\"the token this stream was opened with has been revoked\"}",
+        )
+    }
+
     /// The last thing a subscriber is sent when the log could not be read for it.
     pub fn failed(self, resume_after: u64, message: &str) -> Bytes {
         let message = serde_json::Value::String(message.to_string());
@@ -255,6 +263,8 @@ pub struct Cursor {
     pub rx: broadcast::Receiver<Arc<Frame>>,
     pub filter: Filter,
     pub position: u64,
+    /// Withdrawn when the reader's token is revoked; the stream then ends with a notice.
+    pub grant: crate::gate::Grant,
 }
 
 impl Cursor {

@@ -19,6 +19,7 @@ fn cursor(position: u64) -> (broadcast::Sender<Arc<Frame>>, Cursor) {
         rx,
         filter: Filter::default(),
         position,
+        grant: crate::gate::Grant::lasting(),
     };
     (tx, cursor)
 }

@@ -50,6 +50,14 @@ impl Subscriber {
             loop {
                 let received = tokio::select! {
                     received = self.cursor.rx.recv() => received,
+                    () = self.cursor.grant.withdrawn() => {
+                        let _ = self.write(&self.wire.revoked()).await;
+                        if self.wire == Wire::WebSocket {
+                            // 1008, policy violation: the client's right to read has ended.
+                            let _ = self.write(&ws_frame(0x8, &[0x03, 0xf0])).await;
+                        }
+                        return Err(Ended::Closed);
+                    }
                     read = client.next(&self.stream) => {
                         match read {
                             ClientSaid::Nothing => continue,
