@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::StoreError;
 use crate::lease::{Leases, ttl_ms};
@@ -36,10 +36,10 @@ impl LeaseConn {
 
     fn with<T>(
         &self,
-        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut slot = self.conn.lock().map_err(|_| StoreError::Poisoned)?;
-        let conn = match slot.take() {
+        let mut conn = match slot.take() {
             Some(c) => c,
             None => {
                 let c = Connection::open(&self.path)?;
@@ -49,7 +49,7 @@ impl LeaseConn {
                 c
             }
         };
-        let result = f(&conn);
+        let result = f(&mut conn);
         // A connection that failed is not trusted again.
         if result.is_ok() {
             *slot = Some(conn);
@@ -61,7 +61,10 @@ impl LeaseConn {
 impl Leases for SqliteQueries {
     fn take(&self, name: &str, holder: &str, ttl: Duration) -> Result<bool, StoreError> {
         self.leases.with(|c| {
-            let changed = c
+            // IMMEDIATE, as every write of this backend: the upsert reads the row it may
+            // overwrite, and a read snapshot made stale by the writer could not be promoted.
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let changed = tx
                 .prepare_cached(&format!(
                     "INSERT INTO leases (name, holder, expires_ms) VALUES (?1, ?2, {NOW_MS} + ?3)
                      ON CONFLICT (name) DO UPDATE SET holder = excluded.holder,
@@ -69,6 +72,7 @@ impl Leases for SqliteQueries {
                      WHERE leases.holder = excluded.holder OR leases.expires_ms <= {NOW_MS}"
                 ))?
                 .execute(params![name, holder, ttl_ms(ttl)])?;
+            tx.commit()?;
             Ok(changed == 1)
         })
     }
