@@ -516,6 +516,19 @@ impl Drop for EventsSubscriber {
     }
 }
 
+/// Retained messages on `topic`, as `topic payload` lines.
+fn retained(port: u16, topic: &str) -> Vec<String> {
+    let out = Command::new("mosquitto_sub")
+        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-t", topic])
+        .args(["-v", "--retained-only", "-W", "2"])
+        .output()
+        .expect("run mosquitto_sub");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
 fn outputs_held(server: &Server) -> u64 {
     get(&server.url("/healthz")).body["outputs_held"]
         .as_u64()
@@ -617,6 +630,23 @@ fn one_node_publishes_to_mqtt_and_another_carries_on_from_its_position_when_it_d
     assert_eq!(firsts, repeated, "repeats only at the takeover");
     let order: Vec<u64> = after_kill.iter().map(|(s, _)| *s).collect();
     assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}");
+    // The dead node's session was taken over with its client id, so its last will came
+    // before the survivor's announcement, not after it.
+    let status = || retained(broker.port, "tryvoga/status");
+    assert!(
+        wait_until(Duration::from_secs(5), || status()
+            == ["tryvoga/status online"]),
+        "{:?}",
+        status()
+    );
+    if let Some(wait) = std::env::var("LONG_WILL_CHECK")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
+        std::thread::sleep(Duration::from_secs(wait));
+        assert_eq!(status(), ["tryvoga/status online"], "after {wait}s");
+        println!("still online {wait}s later");
+    }
     println!(
         "mqtt takeover: first message {} ms after the kill, lease {LEASE_MS} ms; {} messages \
          for {MQTT_EVENTS} events, {} repeated {repeated:?}",
