@@ -15,6 +15,10 @@ pub async fn healthz(State(app): State<SharedApp>) -> Response {
         "status": "ok",
         "seq": app.source.head(),
         "uptime_seconds": app.started.elapsed().as_secs(),
+        // Which node this is, and how many outputs run here (the leases it holds; their
+        // names would tell anyone the webhooks' ids and the compatibility tokens' names).
+        "node": app.outputs.options.lease.node,
+        "outputs_held": app.outputs.held().len(),
     }))
     .into_response()
 }

@@ -36,10 +36,20 @@ pub struct OutputArgs {
     /// (ids or names); default: every oblast-level unit.
     #[arg(long, value_name = "REGIONS")]
     mqtt_regions: Option<String>,
+    /// How long a node's hold on an output (a webhook's deliveries, the MQTT publisher)
+    /// lasts without renewal: on a shared PostgreSQL record, how soon another node takes
+    /// over the outputs of one that died. Renewed every third of it.
+    #[arg(long, value_name = "MS", default_value_t = 5000)]
+    output_lease_ms: u64,
 }
 
 impl OutputArgs {
     pub fn options(&self, registry: &Registry) -> Result<OutputOptions> {
+        // Below this a renewal every third of the lease is a database write every few
+        // tens of milliseconds per output, and a slow statement loses the lease.
+        if self.output_lease_ms < 300 {
+            return Err(anyhow!("--output-lease-ms must be at least 300"));
+        }
         if self.webhook_max_attempts == 0 {
             return Err(anyhow!("--webhook-max-attempts must be at least 1"));
         }
@@ -82,6 +92,10 @@ impl OutputArgs {
                 max_attempts: self.webhook_max_attempts,
             },
             mqtt,
+            lease: tryvoga_outputs::lease::LeaseOptions {
+                ttl: Duration::from_millis(self.output_lease_ms),
+                ..Default::default()
+            },
         })
     }
 }

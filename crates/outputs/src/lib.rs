@@ -4,18 +4,21 @@
 //! [`follower`]; CAP 1.2 messages and their Atom feed as pure functions of events ([`cap`]);
 //! and the record's signing key, which signs every event as it is appended ([`signing`]).
 //! Outputs read the log through an [`EventSource`] and keep their positions through the
-//! store's output traits; they never see SQL.
+//! store's output traits; they never see SQL. On a record shared by several nodes each
+//! output's pipeline runs on one node at a time, the holder of its [`lease`].
 
 pub mod cap;
 pub mod follower;
+pub mod lease;
 pub mod mqtt;
 pub mod signing;
 mod supervise;
 pub mod ukrainealarm;
 pub mod webhooks;
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::{Notify, OnceCell};
 use tryvoga_bus::EventSource;
@@ -34,6 +37,8 @@ pub struct OutputOptions {
     pub webhooks: webhooks::Retry,
     /// The operator's MQTT broker, if any.
     pub mqtt: Option<mqtt::MqttOptions>,
+    /// This node's id and the length of the outputs' leases.
+    pub lease: lease::LeaseOptions,
 }
 
 impl Default for OutputOptions {
@@ -43,6 +48,7 @@ impl Default for OutputOptions {
             cap_sender: "tryvoga@localhost".into(),
             webhooks: webhooks::Retry::default(),
             mqtt: None,
+            lease: lease::LeaseOptions::default(),
         }
     }
 }
@@ -84,6 +90,8 @@ pub struct Outputs {
     pub compat_webhooks_changed: Notify,
     /// The key ukrainealarm deliveries are signed with, read or made on first use.
     pub compat_signer: OnceCell<Arc<ukrainealarm::Signer>>,
+    /// The leases this node holds now: the outputs running here.
+    held: Mutex<BTreeSet<String>>,
 }
 
 impl Outputs {
@@ -103,7 +111,25 @@ impl Outputs {
             webhooks_changed: Notify::new(),
             compat_webhooks_changed: Notify::new(),
             compat_signer: OnceCell::new(),
+            held: Mutex::new(BTreeSet::new()),
         })
+    }
+
+    /// The leases this node holds now, by name: which outputs run here.
+    pub fn held(&self) -> Vec<String> {
+        match self.held.lock() {
+            Ok(held) => held.iter().cloned().collect(),
+            Err(poisoned) => poisoned.into_inner().iter().cloned().collect(),
+        }
+    }
+
+    fn holding(&self, lease: &str, held: bool) {
+        let mut set = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        if held {
+            set.insert(lease.to_string());
+        } else {
+            set.remove(lease);
+        }
     }
 
     /// Runs a read of the record on a blocking thread.

@@ -12,8 +12,10 @@
 //!   each appears as a `safety` binary sensor with no configuration.
 //!
 //! The publisher follows the log by sequence like every other output: it reads what was
-//! committed after its position, so a slow broker delays only it, and a reconnect republishes
-//! discovery and every retained status before carrying on.
+//! committed after its position, kept in the record, so a slow broker delays only it, a
+//! restart carries on where it stopped, and a reconnect republishes discovery and every
+//! retained status before carrying on. On a record shared by several nodes one node
+//! publishes, the holder of the `mqtt` lease; the others stay disconnected until it dies.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -78,11 +80,34 @@ impl MqttOptions {
     }
 }
 
-/// Starts the publisher when a broker is configured.
+/// Starts the publisher when a broker is configured: connected and publishing only while
+/// this node holds the `mqtt` lease, so that one node of a shared record publishes.
 pub fn start(outputs: &Arc<Outputs>) {
     let Some(options) = outputs.options.mqtt.clone() else {
         return;
     };
+    let outputs = Arc::clone(outputs);
+    tokio::spawn(crate::lease::leased(
+        Arc::clone(&outputs),
+        crate::lease::MQTT.to_string(),
+        move || {
+            let (outputs, options) = (Arc::clone(&outputs), options.clone());
+            async move {
+                // The publisher only ends if its connection does: it is started again, since
+                // ending would give up the lease for good.
+                loop {
+                    publish(&outputs, &options).await;
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        },
+    ));
+}
+
+/// Connects to the broker and publishes the log from the position in the record. The
+/// connection lives in this future: when the lease is lost and the future dropped, this node
+/// disconnects.
+async fn publish(outputs: &Arc<Outputs>, options: &MqttOptions) {
     let mut regions = options.regions.clone();
     if regions.is_empty() {
         regions = outputs.registry.oblasts().map(|r| r.id).collect();
@@ -105,7 +130,7 @@ pub fn start(outputs: &Arc<Outputs>) {
     let (client, mut eventloop) = AsyncClient::new(mqtt, 256);
     let (connected_tx, connected_rx) = watch::channel(0u64);
     let broker = format!("{}:{}", options.host, options.port);
-    tokio::spawn(async move {
+    let connection = async move {
         let mut connections = 0u64;
         let mut warned = false;
         loop {
@@ -126,21 +151,25 @@ pub fn start(outputs: &Arc<Outputs>) {
                 }
             }
         }
-    });
+    };
     let publisher = Publisher {
         outputs: Arc::clone(outputs),
         client,
-        prefix: options.prefix,
-        discovery_prefix: options.discovery_prefix,
+        prefix: options.prefix.clone(),
+        discovery_prefix: options.discovery_prefix.clone(),
         regions,
         published: HashMap::new(),
         connected: connected_rx,
-        position: outputs.source.head(),
+        position: None,
+        saved: 0,
         started: false,
         broken: false,
     };
     let (source, store) = (Arc::clone(&outputs.source), outputs.store.clone());
-    tokio::spawn(async move { follow(source.as_ref(), &store, "mqtt", publisher).await });
+    tokio::select! {
+        () = connection => {}
+        () = follow(source.as_ref(), &store, crate::lease::MQTT, publisher) => {}
+    }
 }
 
 struct Publisher {
@@ -153,8 +182,10 @@ struct Publisher {
     published: HashMap<RegionId, String>,
     /// Counts the broker's connections: each new one is announced to again.
     connected: watch::Receiver<u64>,
-    /// How far the log has been published (in memory: a restart announces every status).
-    position: u64,
+    /// How far the log has been published; `None` until read from the record.
+    position: Option<u64>,
+    /// The position last kept in the record.
+    saved: u64,
     started: bool,
     /// The client has gone: the publisher ends.
     broken: bool,
@@ -181,11 +212,24 @@ impl Sink for Publisher {
                 return Ok(None);
             }
         }
-        Ok(Some(self.position))
+        if let Some(position) = self.position {
+            return Ok(Some(position));
+        }
+        // Where the last publisher (this node before a restart, or another node) stopped;
+        // with none kept, from now: the retained statuses just announced say the rest.
+        let kept = self
+            .outputs
+            .read(|q| q.position(crate::lease::MQTT))
+            .await?;
+        let position = kept.unwrap_or_else(|| self.outputs.source.head());
+        self.saved = kept.unwrap_or(0);
+        self.position = Some(position);
+        Ok(Some(position))
     }
 
     async fn deliver(&mut self, page: &[StoredEvent]) -> Progress {
-        let mut position = self.position;
+        let before = self.position.unwrap_or(0);
+        let mut position = before;
         for e in page {
             if !e.about().history {
                 let topic = format!("{}/events", self.prefix);
@@ -201,8 +245,7 @@ impl Sink for Publisher {
             }
             position = e.seq;
         }
-        if !self.broken && position > self.position && self.statuses(false, position).await.is_err()
-        {
+        if !self.broken && position > before && self.statuses(false, position).await.is_err() {
             self.broken = true;
         }
         Progress {
@@ -212,9 +255,15 @@ impl Sink for Publisher {
     }
 
     fn saved(&mut self, progress: &Progress) -> Option<OutputWrite> {
-        // Kept in memory: after a restart every retained status is published again anyway.
-        self.position = progress.position;
-        None
+        self.position = Some(progress.position);
+        if progress.position <= self.saved {
+            return None;
+        }
+        self.saved = progress.position;
+        Some(OutputWrite::Position {
+            name: crate::lease::MQTT.to_string(),
+            delivered_seq: progress.position,
+        })
     }
 
     async fn woken(&mut self) {

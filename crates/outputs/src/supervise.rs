@@ -1,7 +1,8 @@
 //! Keeping one delivery worker running per webhook subscription: whichever kind of webhook
 //! (native or ukrainealarm-compatible), the set of subscriptions is read from the record,
-//! changes are signalled through a `Notify`, and a worker that ends is started again on the
-//! next look.
+//! changes are signalled through a `Notify`, a worker that ends is started again on the
+//! next look, and the worker of a subscription no longer listed is stopped (it may be waiting
+//! for a lease another node holds, and would wait forever).
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -38,6 +39,13 @@ pub async fn supervise<W, F>(
         workers.retain(|_, handle| !handle.is_finished());
         match listed {
             Ok(keys) => {
+                workers.retain(|key, handle| {
+                    let listed = keys.contains(key);
+                    if !listed {
+                        handle.abort();
+                    }
+                    listed
+                });
                 for key in keys {
                     if let Entry::Vacant(slot) = workers.entry(key) {
                         let key = slot.key().clone();

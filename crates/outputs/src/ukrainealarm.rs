@@ -8,6 +8,8 @@
 //! delivered position is stored, so a restart, a slow receiver or a receiver that is down
 //! loses nothing. A delivery is retried with backoff until the receiver answers 2xx, in log
 //! order; a crash between a delivery and storing its position repeats that one delivery.
+//! On a record shared by several nodes, a webhook's deliveries run on the node holding its
+//! lease (`compat-webhook:<token name>`, see [`crate::lease`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -201,25 +203,33 @@ pub fn start(outputs: &Arc<Outputs>) {
             outputs,
             |o| &o.compat_webhooks_changed,
             |q| q.compat_webhook_tokens(),
-            |outputs, token| async move {
-                let (source, store) = (Arc::clone(&outputs.source), outputs.store.clone());
-                follow(
-                    source.as_ref(),
-                    &store,
-                    &token.clone(),
-                    Registered {
-                        outputs,
-                        token,
-                        url: String::new(),
-                        delivered: 0,
-                        failures: 0,
-                    },
-                )
-                .await;
+            |outputs, token| {
+                let lease = crate::lease::compat_webhook(&token);
+                crate::lease::leased(Arc::clone(&outputs), lease, move || {
+                    pipeline(Arc::clone(&outputs), token.clone())
+                })
             },
         )
         .await;
     });
+}
+
+/// One token's deliveries, from its position in the record, while this node holds its lease.
+async fn pipeline(outputs: Arc<Outputs>, token: String) {
+    let (source, store) = (Arc::clone(&outputs.source), outputs.store.clone());
+    follow(
+        source.as_ref(),
+        &store,
+        &token.clone(),
+        Registered {
+            outputs,
+            token,
+            url: String::new(),
+            delivered: 0,
+            failures: 0,
+        },
+    )
+    .await;
 }
 
 fn backoff(failures: u32) -> Duration {
@@ -301,6 +311,7 @@ async fn deliver(
     let signature = signer.sign(timestamp, &body);
     let key_id = signer.key_id.clone();
     let url = url.to_string();
+    let node = outputs.options.lease.node.clone();
     tokio::task::spawn_blocking(move || {
         let agent = crate::webhooks::receiver_agent();
         let response = agent
@@ -311,6 +322,7 @@ async fn deliver(
             .set("X-Webhook-Key-Id", &key_id)
             .set("X-Webhook-Signature-Alg", "rsa-sha256")
             .set("X-Tryvoga-Seq", &seq.to_string())
+            .set(crate::webhooks::NODE_HEADER, &node)
             .send_bytes(&body)
             .map_err(|e| e.to_string())?;
         match response.status() {

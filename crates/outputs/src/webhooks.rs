@@ -11,13 +11,16 @@
 //! - `webhook-signature: v1,<base64 HMAC-SHA256>` keyed by the secret's bytes after `whsec_`,
 //!   or `v1a,<base64 Ed25519>` by the server key at `/.well-known/tryvoga-key`; both over
 //!   `{webhook-id}.{webhook-timestamp}.{body}`;
-//! - `tryvoga-event` (the kind) and `tryvoga-seq`.
+//! - `tryvoga-event` (the kind), `tryvoga-seq`, and `X-Tryvoga-Node`, the node that made
+//!   the delivery.
 //!
 //! Deliveries are read from the log by sequence, in order, one subscription at a time; the
 //! position is stored through the writer, so a restart or an unreachable receiver loses
 //! nothing (at least once: a crash between a delivery and storing its position repeats that
 //! delivery, with the same id). A delivery that fails `max_attempts` times goes to the
-//! dead-letter list and the subscription moves on.
+//! dead-letter list and the subscription moves on. On a record shared by several nodes, a
+//! subscription's deliveries run on the node holding its lease (`webhook:<id>`, see
+//! [`crate::lease`]), and move to another when that node dies.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -89,23 +92,32 @@ pub fn start(outputs: &Arc<Outputs>) {
         Arc::clone(outputs),
         |o| &o.webhooks_changed,
         |q| q.webhook_ids(),
-        |outputs, id| async move {
-            let (source, store) = (Arc::clone(&outputs.source), outputs.store.clone());
-            let retry = outputs.options.webhooks.clone();
-            follow(
-                source.as_ref(),
-                &store,
-                &id.clone(),
-                Subscription {
-                    outputs,
-                    id,
-                    retry,
-                    current: None,
-                },
-            )
-            .await;
+        |outputs, id| {
+            let lease = crate::lease::webhook(&id);
+            crate::lease::leased(Arc::clone(&outputs), lease, move || {
+                pipeline(Arc::clone(&outputs), id.clone())
+            })
         },
     ));
+}
+
+/// One subscription's deliveries, from its position in the record, while this node holds
+/// its lease.
+async fn pipeline(outputs: Arc<Outputs>, id: String) {
+    let (source, store) = (Arc::clone(&outputs.source), outputs.store.clone());
+    let retry = outputs.options.webhooks.clone();
+    follow(
+        source.as_ref(),
+        &store,
+        &id.clone(),
+        Subscription {
+            outputs,
+            id,
+            retry,
+            current: None,
+        },
+    )
+    .await;
 }
 
 /// One subscription's deliveries.
@@ -150,7 +162,7 @@ impl Sink for Subscription {
         for stored in page {
             let about = stored.about();
             if !about.history && filter.wants(about.region, about.alert_type) {
-                match deliver(&self.outputs.key, sub, stored).await {
+                match deliver(&self.outputs, sub, stored).await {
                     Ok(()) => sub.attempts = 0,
                     Err(DeliveryError(e)) => {
                         sub.attempts += 1;
@@ -210,6 +222,10 @@ impl Sink for Subscription {
     }
 }
 
+/// The header naming the node that made a delivery, so that a receiver (or a test) sees
+/// which node of a shared record runs its subscription.
+pub const NODE_HEADER: &str = "X-Tryvoga-Node";
+
 pub fn delivery_id(webhook: &str, seq: u64) -> String {
     format!("{webhook}-{seq}")
 }
@@ -247,7 +263,12 @@ pub fn hmac_signature(secret: &str, content: &[u8]) -> Result<String, DeliveryEr
     ))
 }
 
-async fn deliver(key: &EventKey, sub: &Webhook, stored: &StoredEvent) -> Result<(), DeliveryError> {
+async fn deliver(
+    outputs: &Outputs,
+    sub: &Webhook,
+    stored: &StoredEvent,
+) -> Result<(), DeliveryError> {
+    let key = &outputs.key;
     let seq = stored.seq;
     let id = delivery_id(&sub.id, seq);
     let timestamp = Utc::now().timestamp();
@@ -255,6 +276,7 @@ async fn deliver(key: &EventKey, sub: &Webhook, stored: &StoredEvent) -> Result<
     content.extend_from_slice(stored.payload.as_bytes());
     let signature = signature(key, &sub.signing, sub.secret.as_deref(), &content)?;
     let (url, kind, body) = (sub.url.clone(), stored.kind.clone(), stored.payload.clone());
+    let node = outputs.options.lease.node.clone();
     let sent = tokio::task::spawn_blocking(move || {
         let agent = receiver_agent();
         let response = agent
@@ -265,6 +287,7 @@ async fn deliver(key: &EventKey, sub: &Webhook, stored: &StoredEvent) -> Result<
             .set("webhook-signature", &signature)
             .set("tryvoga-event", &kind)
             .set("tryvoga-seq", &seq.to_string())
+            .set(NODE_HEADER, &node)
             .send_string(&body);
         match response {
             Ok(r) if (200..300).contains(&r.status()) => Ok(()),

@@ -8,6 +8,7 @@
 
 pub mod answers;
 pub mod history;
+pub mod lease;
 pub mod log;
 pub mod migrate;
 pub mod outputs;
@@ -30,6 +31,7 @@ use tryvoga_core::{Actor, Command, Origin, Registry, State};
 
 pub use answers::AnswerCache;
 pub use history::{HistoricalAlert, ImportChunk, ImportReport};
+pub use lease::{Leases, SharedLeases};
 pub use log::EventLog;
 pub use outputs::{CompatWebhook, DeadLetter, OutputPositions, OutputWrite, Webhook};
 /// Whether a `--db` names a database server rather than a file, and that name fit for logs.
@@ -107,6 +109,7 @@ struct Inner {
     requests: mpsc::Sender<Request>,
     state: Arc<RwLock<Arc<State>>>,
     queries: SharedQueries,
+    leases: SharedLeases,
     tokens: Arc<token_cache::TokenCache>,
     _lock: Option<File>,
 }
@@ -148,10 +151,12 @@ impl Store {
             // Any number of nodes share a PostgreSQL record: the head lock, not a file lock,
             // keeps their writes in one order.
             let (log, queries) = postgres::open(url)?;
+            let queries = Arc::new(queries);
             return Store::with_backend(
                 path,
                 log,
-                Arc::new(queries),
+                Arc::clone(&queries) as SharedQueries,
+                queries,
                 registry,
                 publish,
                 choose_sealer,
@@ -163,10 +168,12 @@ impl Store {
             Access::Shared => None,
         };
         let (log, queries) = sqlite::open(path)?;
+        let queries = Arc::new(queries);
         Store::with_backend(
             path,
             log,
-            Arc::new(queries),
+            Arc::clone(&queries) as SharedQueries,
+            queries,
             registry,
             publish,
             choose_sealer,
@@ -174,11 +181,14 @@ impl Store {
         )
     }
 
-    /// Starts the writer over any backend: `log` is its write half, `queries` its reads.
+    /// Starts the writer over any backend: `log` is its write half, `queries` its reads,
+    /// `leases` its leases.
+    #[allow(clippy::too_many_arguments)]
     pub fn with_backend<L: EventLog>(
         path: &Path,
         mut log: L,
         queries: SharedQueries,
+        leases: SharedLeases,
         registry: &'static Registry,
         publish: Publisher,
         choose_sealer: impl FnOnce(Option<&str>) -> Result<Option<Sealer>, StoreError>,
@@ -214,6 +224,7 @@ impl Store {
                 requests: tx,
                 state: shared,
                 queries,
+                leases,
                 tokens,
                 _lock: lock,
             }),
@@ -235,6 +246,11 @@ impl Store {
     /// Every read of the record. Blocking: async callers use `spawn_blocking`.
     pub fn queries(&self) -> &SharedQueries {
         &self.inner.queries
+    }
+
+    /// The record's leases (see [`lease`]). Blocking, like the reads.
+    pub fn leases(&self) -> &SharedLeases {
+        &self.inner.leases
     }
 
     /// The log as an event source reads it.

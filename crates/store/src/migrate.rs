@@ -82,6 +82,12 @@ const TABLES: &[Table] = &[
         select: "key, seq, at_ms, json",
         columns: "key, seq, at_ms, json",
     },
+    // Leases are not copied: they belong to the nodes running now, and expire in seconds.
+    Table {
+        name: "output_positions",
+        select: "name, delivered_seq",
+        columns: "name, delivered_seq",
+    },
 ];
 
 /// Tables whose ids PostgreSQL draws from an identity, moved past the copied ids.

@@ -1,7 +1,7 @@
 //! What the outputs keep in the record beside the log: native webhook subscriptions with the
 //! position each has delivered to and the deliveries that ran out of attempts, the
-//! ukrainealarm-style webhooks (one per token) with theirs, and the key their deliveries are
-//! signed with. Reads go through [`OutputPositions`]; changes are [`OutputWrite`]s, written by
+//! ukrainealarm-style webhooks (one per token) with theirs, the key their deliveries are
+//! signed with, and the positions of outputs with no table of their own (MQTT). Reads go through [`OutputPositions`]; changes are [`OutputWrite`]s, written by
 //! the single writer in the next batch so that they share its durability.
 
 use chrono::{DateTime, Utc};
@@ -87,6 +87,12 @@ pub enum OutputWrite {
         delivered_seq: u64,
         error: Option<String>,
     },
+    /// Moves the position of the output called `name` forward (never back), keeping it
+    /// for whichever node runs that output next.
+    Position {
+        name: String,
+        delivered_seq: u64,
+    },
     /// Keeps a signing key for the ukrainealarm deliveries; an existing key id is kept as it is.
     AddCompatSigningKey {
         key_id: String,
@@ -108,4 +114,6 @@ pub trait OutputPositions {
     fn compat_webhook(&self, token: &str) -> Result<Option<CompatWebhook>, StoreError>;
     /// The newest ukrainealarm signing key (PKCS#8 PEM).
     fn compat_signing_key(&self) -> Result<Option<String>, StoreError>;
+    /// The position kept for the output called `name`; `None` before it kept one.
+    fn position(&self, name: &str) -> Result<Option<u64>, StoreError>;
 }

@@ -16,9 +16,11 @@ fn the_postgres_backend_keeps_the_records_contract() {
         let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let url = cluster.database(&format!("suite_{n}")).expect("database");
         let (log, queries) = postgres::open(&url).expect("open");
+        let queries = Arc::new(queries);
         Backend {
             log,
-            queries: Arc::new(queries),
+            queries: Arc::clone(&queries) as _,
+            leases: queries,
             _keep: Box::new(Arc::clone(&cluster)),
         }
     };

@@ -10,9 +10,11 @@ use tryvoga_store::sqlite::{self, SqliteLog};
 fn fresh() -> Backend<SqliteLog> {
     let dir = tempfile::tempdir().expect("temp dir");
     let (log, queries) = sqlite::open(&dir.path().join("suite.db")).expect("open");
+    let queries = Arc::new(queries);
     Backend {
         log,
-        queries: Arc::new(queries),
+        queries: Arc::clone(&queries) as _,
+        leases: queries,
         _keep: Box::new(dir),
     }
 }

@@ -8,6 +8,7 @@
 //! answers with errors while it is down and is used again once it is back, with no restart.
 
 mod append;
+mod lease;
 mod outputs;
 mod reads;
 mod reports;

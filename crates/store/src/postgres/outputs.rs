@@ -128,6 +128,16 @@ impl OutputPositions for PgQueries {
             .map(|r| r.get(0)))
         })
     }
+
+    fn position(&self, name: &str) -> Result<Option<u64>, StoreError> {
+        self.with(|c| {
+            Ok(c.query_opt(
+                "SELECT delivered_seq FROM output_positions WHERE name = $1",
+                &[&name],
+            )?
+            .map(|r| seq(r.get(0))))
+        })
+    }
 }
 
 /// Runs one output change inside the batch's transaction; the rows it changed.
@@ -211,6 +221,15 @@ pub(crate) fn write(c: &mut Client, write: &OutputWrite) -> Result<u64, StoreErr
                  last_error = $2
              WHERE token = $3",
             &[&(*delivered_seq as i64), error, token],
+        )?,
+        OutputWrite::Position {
+            name,
+            delivered_seq,
+        } => c.execute(
+            "INSERT INTO output_positions (name, delivered_seq) VALUES ($1, $2)
+             ON CONFLICT (name) DO UPDATE
+             SET delivered_seq = GREATEST(output_positions.delivered_seq, excluded.delivered_seq)",
+            &[name, &(*delivered_seq as i64)],
         )?,
         OutputWrite::AddCompatSigningKey {
             key_id,

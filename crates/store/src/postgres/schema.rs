@@ -8,7 +8,8 @@ use postgres::Client;
 use crate::StoreError;
 
 /// Each entry moves the schema from version `index` to `index + 1`.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE events (
     seq        BIGINT PRIMARY KEY,
     at_ms      BIGINT NOT NULL,
@@ -132,7 +133,22 @@ CREATE TABLE threats (
     at_ms    BIGINT NOT NULL,
     json     TEXT NOT NULL
 );
-"#];
+"#,
+    r#"
+-- Outputs across nodes (issue 14). Leases: which node runs each output's one pipeline, until
+-- when by the database's clock. Positions of the outputs that have no table of their own
+-- (MQTT), so that whichever node runs them next resumes where the last one stopped.
+CREATE TABLE leases (
+    name        TEXT PRIMARY KEY,
+    holder      TEXT NOT NULL,
+    expires_at  TIMESTAMPTZ NOT NULL
+);
+CREATE TABLE output_positions (
+    name           TEXT PRIMARY KEY,
+    delivered_seq  BIGINT NOT NULL
+);
+"#,
+];
 
 pub const VERSION: i64 = MIGRATIONS.len() as i64;
 

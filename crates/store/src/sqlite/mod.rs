@@ -1,8 +1,10 @@
 //! The embedded backend: one SQLite file in WAL mode with `synchronous=FULL`. The writer thread
 //! owns the one read-write connection ([`SqliteLog`]); reads use pooled read-only connections
-//! ([`SqliteQueries`]). Every SQL statement of the workspace lives under this module.
+//! ([`SqliteQueries`]), and leases a read-write connection of their own. Every SQL statement
+//! of the workspace lives under this module.
 
 mod append;
+mod lease;
 mod outputs;
 mod pool;
 pub(crate) mod reads;
@@ -22,6 +24,8 @@ use pool::ReadPool;
 /// The read half of a SQLite record.
 pub struct SqliteQueries {
     pool: ReadPool,
+    /// The one read-write connection besides the writer's, for leases.
+    leases: lease::LeaseConn,
 }
 
 impl SqliteQueries {
@@ -42,6 +46,7 @@ pub fn open(path: &Path) -> Result<(SqliteLog, SqliteQueries), StoreError> {
         SqliteLog::new(conn),
         SqliteQueries {
             pool: ReadPool::new(path.to_path_buf()),
+            leases: lease::LeaseConn::new(path.to_path_buf()),
         },
     ))
 }

@@ -128,6 +128,17 @@ impl OutputPositions for SqliteQueries {
     fn compat_signing_key(&self) -> Result<Option<String>, StoreError> {
         self.with(newest_key)
     }
+
+    fn position(&self, name: &str) -> Result<Option<u64>, StoreError> {
+        self.with(|c| {
+            Ok(
+                c.prepare_cached("SELECT delivered_seq FROM output_positions WHERE name = ?1")?
+                    .query_row([name], |r| r.get::<_, i64>(0))
+                    .optional()?
+                    .map(|s| s.max(0) as u64),
+            )
+        })
+    }
 }
 
 /// Runs one output change inside the batch's transaction; the rows it changed.
@@ -214,6 +225,16 @@ pub(crate) fn write(c: &Connection, write: &OutputWrite) -> Result<u64, StoreErr
                  WHERE token = ?3",
             )?
             .execute(params![*delivered_seq as i64, error, token])?,
+        OutputWrite::Position {
+            name,
+            delivered_seq,
+        } => c
+            .prepare_cached(
+                "INSERT INTO output_positions (name, delivered_seq) VALUES (?1, ?2)
+                 ON CONFLICT (name) DO UPDATE
+                 SET delivered_seq = MAX(delivered_seq, excluded.delivered_seq)",
+            )?
+            .execute(params![name, *delivered_seq as i64])?,
         OutputWrite::AddCompatSigningKey {
             key_id,
             private_pem,

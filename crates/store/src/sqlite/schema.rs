@@ -141,6 +141,20 @@ CREATE TABLE IF NOT EXISTS threats (
     json     TEXT NOT NULL
 );
 "#,
+    r#"
+-- Outputs across nodes (issue 14). Leases: who runs each output's one pipeline, until when
+-- by the database's clock (Unix ms). Positions of the outputs that have no table of their own
+-- (MQTT), so that whichever node runs them next resumes where the last one stopped.
+CREATE TABLE IF NOT EXISTS leases (
+    name        TEXT PRIMARY KEY,
+    holder      TEXT NOT NULL,
+    expires_ms  INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS output_positions (
+    name           TEXT PRIMARY KEY,
+    delivered_seq  INTEGER NOT NULL
+);
+"#,
 ];
 
 pub const VERSION: i64 = MIGRATIONS.len() as i64;
@@ -173,4 +187,60 @@ pub fn configure(conn: &Connection) -> Result<(), StoreError> {
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file left at the previous version by an older tryvoga.
+    fn at_version(conn: &mut Connection, version: i64) {
+        for (i, sql) in MIGRATIONS.iter().enumerate().take(version as usize) {
+            let tx = conn.transaction().unwrap();
+            tx.execute_batch(sql).unwrap();
+            tx.pragma_update(None, "user_version", i as i64 + 1)
+                .unwrap();
+            tx.commit().unwrap();
+        }
+    }
+
+    #[test]
+    fn an_older_file_gains_the_lease_and_position_tables_and_keeps_its_rows() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        at_version(&mut conn, VERSION - 1);
+        conn.execute(
+            "INSERT INTO webhooks (id, owner, url, signing, created_ms, delivered_seq)
+             VALUES ('wh_1', 'admin', 'http://127.0.0.1:9/', 'hmac-sha256', 0, 7)",
+            [],
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, VERSION);
+        let kept: i64 = conn
+            .query_row("SELECT delivered_seq FROM webhooks", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(kept, 7);
+        for table in ["leases", "output_positions"] {
+            let n: i64 = conn
+                .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(n, 0, "{table} is there, empty");
+        }
+        // Migrating again is a no-op.
+        migrate(&mut conn).unwrap();
+    }
+
+    #[test]
+    fn a_file_from_a_newer_tryvoga_is_refused() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "user_version", VERSION + 1)
+            .unwrap();
+        assert!(matches!(
+            migrate(&mut conn),
+            Err(StoreError::SchemaTooNew { .. })
+        ));
+    }
 }

@@ -1,6 +1,7 @@
 //! The contract of a backend of the record, written once for any backend: what an
 //! [`EventLog`] appends (atomically, with its materialised rows, idempotency keys, import keys,
-//! audit entries, token and output changes) and what the [`Queries`] then read back. A
+//! audit entries, token and output changes) and what the [`Queries`] then read back, and how
+//! its [`Leases`] are taken, renewed, expire and are given back. A
 //! backend's test file calls [`run`] with a function that opens a fresh, empty backend;
 //! `sqlite.rs` does so for the embedded backend, and the next backend calls the same suite.
 
@@ -15,7 +16,7 @@ use tryvoga_store::log::{
     AuditRow, Batch, EventLog, IdempotencyRow, ImportKey, ImportedRow, Recorded, TokenWrite,
 };
 use tryvoga_store::{
-    AuditEntry, DeadLetter, HistoryQuery, OutputWrite, SharedQueries, Webhook, tokens,
+    AuditEntry, DeadLetter, HistoryQuery, OutputWrite, SharedLeases, SharedQueries, Webhook, tokens,
 };
 
 /// A fresh, empty backend: its write half, its reads, and whatever must live as long as they
@@ -23,6 +24,8 @@ use tryvoga_store::{
 pub struct Backend<L> {
     pub log: L,
     pub queries: SharedQueries,
+    /// The same backend's leases.
+    pub leases: SharedLeases,
     pub _keep: Box<dyn Any>,
 }
 
@@ -36,6 +39,8 @@ pub fn run<L: EventLog>(make: &dyn Fn() -> Backend<L>) {
     imported_rows_are_found_again(make());
     output_positions_move_forward_only(make());
     compat_webhooks_and_their_key(make());
+    an_outputs_own_position_moves_forward_only(make());
+    a_lease_has_one_holder_until_it_expires_or_is_given_back(make());
 }
 
 const REGISTRY: fn() -> &'static Registry = Registry::embedded;
@@ -536,4 +541,63 @@ fn compat_webhooks_and_their_key<L: EventLog>(mut b: Backend<L>) {
         [1]
     );
     assert_eq!(b.queries.compat_webhook("device").expect("read"), None);
+}
+
+fn an_outputs_own_position_moves_forward_only<L: EventLog>(mut b: Backend<L>) {
+    assert_eq!(b.queries.position("mqtt").expect("read"), None);
+    let at = |seq| OutputWrite::Position {
+        name: "mqtt".into(),
+        delivered_seq: seq,
+    };
+    assert_eq!(outputs(&mut b, vec![at(12)]), [1]);
+    outputs(&mut b, vec![at(9)]);
+    assert_eq!(
+        b.queries.position("mqtt").expect("read"),
+        Some(12),
+        "a position never moves back"
+    );
+    outputs(&mut b, vec![at(15)]);
+    assert_eq!(b.queries.position("mqtt").expect("read"), Some(15));
+    assert_eq!(b.queries.position("other").expect("read"), None);
+}
+
+fn a_lease_has_one_holder_until_it_expires_or_is_given_back<L: EventLog>(b: Backend<L>) {
+    use std::time::Duration as Ttl;
+    let l = &b.leases;
+    let long = Ttl::from_secs(30);
+    assert_eq!(l.holder("webhook:a").expect("holder"), None);
+    assert!(l.take("webhook:a", "node-1", long).expect("take"), "free");
+    assert!(!l.take("webhook:a", "node-2", long).expect("take"), "held");
+    assert!(
+        l.take("webhook:a", "node-1", long).expect("renew"),
+        "renewed"
+    );
+    assert_eq!(
+        l.holder("webhook:a").expect("holder").as_deref(),
+        Some("node-1")
+    );
+    assert!(
+        l.take("webhook:b", "node-2", long).expect("take"),
+        "leases are independent"
+    );
+    // Only the holder gives a lease back.
+    l.release("webhook:a", "node-2").expect("release");
+    assert!(!l.take("webhook:a", "node-2", long).expect("take"));
+    l.release("webhook:a", "node-1").expect("release");
+    assert_eq!(l.holder("webhook:a").expect("holder"), None);
+    assert!(
+        l.take("webhook:a", "node-2", long).expect("take"),
+        "given back"
+    );
+
+    // A short lease expires by the database's clock, and then anyone may take it; the one
+    // that lost it cannot renew it.
+    let short = Ttl::from_millis(300);
+    assert!(l.take("mqtt", "node-1", short).expect("take"));
+    assert!(!l.take("mqtt", "node-2", short).expect("take"));
+    std::thread::sleep(Ttl::from_millis(450));
+    assert_eq!(l.holder("mqtt").expect("holder"), None, "expired");
+    assert!(l.take("mqtt", "node-2", long).expect("take"), "taken over");
+    assert!(!l.take("mqtt", "node-1", short).expect("renew"), "lost");
+    assert_eq!(l.holder("mqtt").expect("holder").as_deref(), Some("node-2"));
 }
