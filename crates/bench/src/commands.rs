@@ -36,6 +36,16 @@ impl Server {
     /// Starts `tryvoga serve` with `extra` arguments, as targets.rs does: the first run prints
     /// the admin token, then `serving on`.
     pub fn start(exe: &Path, tag: &str, extra: &[&str]) -> Result<Server> {
+        let server = Server::start_on(exe, tag, None, extra)?;
+        if server.token.is_empty() {
+            bail!("tryvoga printed no admin token");
+        }
+        Ok(server)
+    }
+
+    /// Starts `tryvoga serve` on `db` (default: a fresh SQLite file in the scratch
+    /// directory). The token is empty when the record already had one (a second node).
+    pub fn start_on(exe: &Path, tag: &str, db: Option<&str>, extra: &[&str]) -> Result<Server> {
         let dir = std::env::temp_dir().join(format!(
             "tryvoga-bench-{tag}-{}-{}",
             std::process::id(),
@@ -45,7 +55,7 @@ impl Server {
         let port = free_port()?;
         let mut child = Command::new(exe)
             .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--db"])
-            .arg(dir.join("bench.db"))
+            .arg(db.map_or_else(|| dir.join("bench.db"), PathBuf::from))
             .args(extra)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
@@ -75,7 +85,7 @@ impl Server {
             dir,
             version,
         };
-        server.token = token.context("tryvoga printed no admin token")?;
+        server.token = token.unwrap_or_default();
         let deadline = Instant::now() + Duration::from_secs(20);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             if let Some(status) = server.child.try_wait()? {
@@ -249,19 +259,23 @@ pub const TYPES: [&str; 5] = [
 pub struct CommandsArgs {
     /// Concurrent keep-alive connections, each one command in flight.
     #[arg(long, default_value_t = 256)]
-    clients: usize,
+    pub(crate) clients: usize,
     /// Measured seconds (after one second of warm-up).
     #[arg(long, default_value_t = 10)]
-    seconds: u64,
+    pub(crate) seconds: u64,
     /// Seconds of the raw fsync probe.
     #[arg(long, default_value_t = 3)]
-    fsync_seconds: u64,
+    pub(crate) fsync_seconds: u64,
     /// The tryvoga binary (default: beside this one).
     #[arg(long)]
-    tryvoga: Option<PathBuf>,
+    pub(crate) tryvoga: Option<PathBuf>,
     /// Print JSON instead of a table.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
+    /// Also PostgreSQL, in the same run: raw fsync, SQLite one node, PostgreSQL one node and
+    /// two nodes on one database (clients split across them), each on a fresh record.
+    #[arg(long)]
+    pub(crate) postgres: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -398,16 +412,35 @@ pub fn tryvoga_path(given: Option<PathBuf>) -> Result<PathBuf> {
     Ok(given.unwrap_or(std::env::current_exe()?.with_file_name("tryvoga")))
 }
 
-pub fn run(args: CommandsArgs) -> Result<()> {
-    let exe = tryvoga_path(args.tryvoga.clone())?;
-    let mut server = Server::start(&exe, "commands", &[])?;
+/// What one measured run of the clients saw.
+pub struct Drive {
+    pub ok: u64,
+    pub refused: u64,
+    /// Latencies of the acknowledged commands, sorted.
+    pub latencies_us: Vec<u32>,
+    /// The log's head afterwards.
+    pub log_seq: u64,
+    /// CPU time of each group of `pids` over the run.
+    pub cpu: Vec<Duration>,
+}
+
+/// `clients` connections spread over `ports` in turn (all on one record, so one token), each
+/// starting and ending alerts on (region, type) pairs of its own, for one second of warm-up
+/// and `measured` counted; the CPU of each group of `pids` over that time. `tick` hears the fraction done.
+pub fn drive(
+    ports: &[u16],
+    token: &str,
+    clients: usize,
+    measured: Duration,
+    pids: &[&dyn Fn() -> Vec<u32>],
+    tick: &(dyn Fn(f64) + Sync),
+) -> Result<Drive> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let warmup = Duration::from_secs(1);
-    let measured = Duration::from_secs(args.seconds.max(1));
-    let (tallies, log_seq, cpu) = rt.block_on(async {
-        let mut setup = Conn::open(server.port).await?;
+    rt.block_on(async {
+        let mut setup = Conn::open(ports[0]).await?;
         let mut regions = Vec::new();
         for level in ["oblast", "raion", "hromada"] {
             regions.extend(region_ids(&mut setup, level).await?);
@@ -417,38 +450,90 @@ pub fn run(args: CommandsArgs) -> Result<()> {
             .iter()
             .flat_map(|t| regions.iter().map(move |&r| (r, *t)))
             .collect();
-        let clients = args.clients.clamp(1, keys.len());
+        let clients = clients.clamp(1, keys.len());
         let start = Instant::now();
         let (measure_from, until) = (start + warmup, start + warmup + measured);
-        let cpu_before = procinfo::cpu_time(server.pid()).unwrap_or_default();
+        let cpu_of = |pids: &[u32]| -> Duration {
+            pids.iter()
+                .filter_map(|&p| procinfo::cpu_time(p))
+                .sum::<Duration>()
+        };
+        let watched: Vec<Vec<u32>> = pids.iter().map(|p| p()).collect();
+        let cpu_before: Vec<Duration> = watched.iter().map(|w| cpu_of(w)).collect();
         let mut tasks = Vec::new();
         for c in 0..clients {
             let mine: Vec<_> = keys.iter().skip(c).step_by(clients).copied().collect();
             tasks.push(tokio::spawn(client(
-                server.port,
-                server.token.clone(),
+                ports[c % ports.len()],
+                token.to_string(),
                 mine,
                 measure_from,
                 until,
             )));
         }
-        let mut tallies = Vec::new();
-        for t in tasks {
-            tallies.push(t.await??);
-        }
-        let cpu = procinfo::cpu_time(server.pid())
-            .unwrap_or_default()
-            .saturating_sub(cpu_before);
+        let total = (warmup + measured).as_secs_f64();
+        let all = async {
+            let mut tallies = Vec::new();
+            for t in tasks {
+                tallies.push(t.await??);
+            }
+            Ok::<_, anyhow::Error>(tallies)
+        };
+        tokio::pin!(all);
+        let mut every = tokio::time::interval(Duration::from_millis(200));
+        let tallies = loop {
+            tokio::select! {
+                done = &mut all => break done?,
+                _ = every.tick() => tick((start.elapsed().as_secs_f64() / total).min(1.0)),
+            }
+        };
+        // The processes as they are now, backends made during the run included.
+        let cpu = watched
+            .iter()
+            .zip(pids)
+            .zip(&cpu_before)
+            .map(|((then, now), before)| {
+                let mut all = then.clone();
+                all.extend(now().into_iter().filter(|p| !then.contains(p)));
+                cpu_of(&all).saturating_sub(*before)
+            })
+            .collect();
         let (_, body) = setup.call(&get_request("/api/v1/alerts/active")).await?;
-        let seq = json_u64(&body, "seq").unwrap_or(0);
-        Ok::<_, anyhow::Error>((tallies, seq, cpu))
-    })?;
+        let log_seq = json_u64(&body, "seq").unwrap_or(0);
+        let ok: u64 = tallies.iter().map(|t| t.ok).sum();
+        let refused: u64 = tallies.iter().map(|t| t.refused).sum();
+        let mut latencies_us: Vec<u32> = tallies.into_iter().flat_map(|t| t.latencies_us).collect();
+        latencies_us.sort_unstable();
+        Ok(Drive {
+            ok,
+            refused,
+            latencies_us,
+            log_seq,
+            cpu,
+        })
+    })
+}
+
+pub fn run(args: CommandsArgs) -> Result<()> {
+    if args.postgres {
+        return crate::commands_pg::run(&args);
+    }
+    let exe = tryvoga_path(args.tryvoga.clone())?;
+    let mut server = Server::start(&exe, "commands", &[])?;
+    let measured = Duration::from_secs(args.seconds.max(1));
+    let pid = server.pid();
+    let d = drive(
+        &[server.port],
+        &server.token,
+        args.clients,
+        measured,
+        &[&|| vec![pid]],
+        &|_| {},
+    )?;
     server.stop();
     let (fsyncs, fsync_p50) = fsync_rate(&server.dir, args.fsync_seconds)?;
-    let ok: u64 = tallies.iter().map(|t| t.ok).sum();
-    let refused: u64 = tallies.iter().map(|t| t.refused).sum();
-    let mut lat: Vec<u32> = tallies.into_iter().flat_map(|t| t.latencies_us).collect();
-    lat.sort_unstable();
+    let (ok, refused, lat, log_seq) = (d.ok, d.refused, d.latencies_us, d.log_seq);
+    let cpu = d.cpu.first().copied().unwrap_or_default();
     let secs = measured.as_secs_f64();
     let rate = ok as f64 / secs;
     let r = CommandsResult {

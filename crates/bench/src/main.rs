@@ -2,6 +2,7 @@
 //! mosquitto and a raw TCP write loop, on loopback, bounded in size and time.
 
 mod commands;
+mod commands_pg;
 mod fanout;
 mod http;
 mod procinfo;
