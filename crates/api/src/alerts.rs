@@ -293,8 +293,20 @@ pub fn active_answer(
             Bytes::new(),
         ));
     }
-    // Serialised once per state and query, then the same bytes for every poller.
-    let body = cache.get_or_build(state, &etag, || {
+    let body = active_body(state, cache, &etag, status, alert_type)?;
+    Ok(cached(StatusCode::OK, &etag, last_modified, body))
+}
+
+/// Serialised once per state and query, then the same bytes for every poller.
+fn active_body(
+    state: &Arc<tryvoga_core::State>,
+    cache: &AnswerCache,
+    etag: &str,
+    status: Option<AlertStatus>,
+    alert_type: Option<AlertType>,
+) -> Result<Bytes, ApiError> {
+    let seq = state.last_seq();
+    cache.get_or_build(state, etag, || {
         let alerts: Vec<&Alert> = state
             .active()
             .filter(|a| status.is_none_or(|s| a.status == s))
@@ -303,8 +315,30 @@ pub fn active_answer(
         serde_json::to_vec(&json!({ "seq": seq, "alerts": alerts }))
             .map(Bytes::from)
             .map_err(|e| ApiError::internal(e.to_string()))
-    })?;
-    Ok(cached(StatusCode::OK, &etag, last_modified, body))
+    })
+}
+
+/// `GET /api/v1/alerts/active` without a query, as parts a front door can answer from
+/// (`tryvoga edge`): the same ETag, `Last-Modified` and body bytes as [`active_answer`] gives.
+pub struct ActiveParts {
+    pub etag: String,
+    pub last_modified: String,
+    pub body: Bytes,
+}
+
+pub fn active_parts(
+    state: &Arc<tryvoga_core::State>,
+    last_event_ms: i64,
+    cache: &AnswerCache,
+) -> Result<ActiveParts, ApiError> {
+    let last_modified = DateTime::<Utc>::from_timestamp_millis(last_event_ms).unwrap_or_default();
+    let etag = format!("\"{}-all-all\"", state.last_seq());
+    let body = active_body(state, cache, &etag, None, None)?;
+    Ok(ActiveParts {
+        etag,
+        last_modified: http_date(last_modified),
+        body,
+    })
 }
 
 pub fn not_modified(headers: &HeaderMap, etag: &str, last_modified: DateTime<Utc>) -> bool {

@@ -86,6 +86,17 @@ pub(crate) fn spawn_worker(
     count: usize,
     source: u8,
 ) -> Result<Worker> {
+    spawn_worker_with(me, running, count, source, &[])
+}
+
+/// [`spawn_worker`] with more arguments for `tryvoga-bench subscribe` (e.g. `--check-seq`).
+pub(crate) fn spawn_worker_with(
+    me: &std::path::Path,
+    running: &targets::Running,
+    count: usize,
+    source: u8,
+    extra: &[&str],
+) -> Result<Worker> {
     let (addr, proto, path) = &running.subscribe;
     let proto = clap::ValueEnum::to_possible_value(proto)
         .map(|v| v.get_name().to_string())
@@ -106,6 +117,7 @@ pub(crate) fn spawn_worker(
             "--source",
             &source.to_string(),
         ])
+        .args(extra)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

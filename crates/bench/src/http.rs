@@ -27,6 +27,12 @@ pub struct HttpArgs {
     /// The tryvoga binary (default: beside this one).
     #[arg(long)]
     tryvoga: Option<PathBuf>,
+    /// Measure `tryvoga edge` instead of the serve node: nats-server with JetStream, a serve
+    /// node relaying to it (the alerts are raised there), an edge answering the hot reads from
+    /// its front door and, beside it, an edge answering them through hyper
+    /// (`--no-hot-reads`); the v2 IoT strings too.
+    #[arg(long)]
+    edge: bool,
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -37,6 +43,12 @@ const ENDPOINTS: &[&str] = &[
     "/api/v1/alerts/active",
     "/v1/iot/active_air_raid_alerts_by_oblast.json",
     "/v1/iot/active_air_raid_alerts.json",
+];
+
+/// With `--edge`, the v2 strings as well.
+const V2_ENDPOINTS: &[&str] = &[
+    "/v2/iot/active_air_raid_alerts_by_oblast.json",
+    "/v2/iot/active_air_raid_alerts.json",
 ];
 
 #[derive(Debug, Serialize, Clone)]
@@ -63,6 +75,7 @@ pub struct HttpReport {
 #[derive(Debug, Serialize)]
 pub struct Ratio {
     pub path: String,
+    pub server: String,
     pub ours_over_nginx_1: f64,
     pub ours_over_nginx_auto: f64,
 }
@@ -229,6 +242,24 @@ fn run_wrk(wrk: &Path, args: &HttpArgs, server: &str, port: u16, path: &str) -> 
     Ok(r)
 }
 
+/// Waits until the edge on `port` has applied `seq`.
+async fn caught_up(port: u16, seq: u64) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(mut conn) = Conn::open(port).await
+            && let Ok((200, body)) = conn.call(&get_request("/healthz")).await
+            && let Ok(v) = serde_json::from_slice::<serde_json::Value>(&body)
+            && v["seq"].as_u64() >= Some(seq)
+        {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("the edge on port {port} did not reach seq {seq} in 30 s");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Raises a realistic night: air raids on 8 oblasts and on 20 raions elsewhere (4 of them
 /// shelling instead), one of the oblasts at level yellow.
 async fn raise_alerts(server: &Server) -> Result<usize> {
@@ -290,25 +321,63 @@ pub fn run(args: HttpArgs) -> Result<()> {
     let wrk = need("wrk", "wrk")?;
     let nginx = need("nginx", "nginx")?;
     let exe = crate::commands::tryvoga_path(args.tryvoga.clone())?;
-    let server = Server::start(&exe, "http", &["--compat-public", "all"])?;
+    // With --edge: the stream, and the edges (killed on drop, after the serve node).
+    let nats_dir = crate::targets::tempdir::Dir::new("http-nats")?;
+    let nats = if args.edge {
+        Some(crate::edges::start_nats(&nats_dir.0)?)
+    } else {
+        None
+    };
+    let mut serve_args = vec!["--compat-public", "all"];
+    if let Some((_, url)) = &nats {
+        serve_args.extend(["--nats", url.as_str()]);
+    }
+    let server = Server::start(&exe, "http", &serve_args)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    let raised = rt.block_on(raise_alerts(&server))?;
+    let mut edges = Vec::new();
+    // (name, port) of the servers measured, ours first.
+    let mut ours: Vec<(&str, u16)> = vec![("tryvoga", server.port)];
+    let mut endpoints: Vec<&str> = ENDPOINTS.to_vec();
+    if let Some((_, url)) = &nats {
+        let seq = rt.block_on(async {
+            let mut conn = Conn::open(server.port).await?;
+            let (_, body) = conn.call(&get_request("/api/v1/alerts/active")).await?;
+            let v: serde_json::Value = serde_json::from_slice(&body)?;
+            v["seq"].as_u64().context("the serve node's seq")
+        })?;
+        ours.clear();
+        for (name, extra) in [
+            ("edge", &["--compat-public", "all"][..]),
+            (
+                "edge-hyper",
+                &["--compat-public", "all", "--no-hot-reads"][..],
+            ),
+        ] {
+            let port = free_port()?;
+            edges.push(crate::edges::start_edge(&exe, url, port, extra)?);
+            rt.block_on(caught_up(port, seq))?;
+            ours.push((name, port));
+        }
+        endpoints.extend(V2_ENDPOINTS);
+    }
     let root = server.dir.join("www");
-    let (raised, bodies) = rt.block_on(async {
-        let raised = raise_alerts(&server).await?;
-        let mut conn = Conn::open(server.port).await?;
+    let bodies = rt.block_on(async {
+        // The bytes of the first of ours, for nginx.
+        let mut conn = Conn::open(ours[0].1).await?;
         let mut bodies = Vec::new();
-        for path in ENDPOINTS {
+        for path in &endpoints {
             let (status, body) = conn.call(&get_request(path)).await?;
             if status != 200 {
                 bail!("GET {path}: HTTP {status}");
             }
             bodies.push(body);
         }
-        Ok::<_, anyhow::Error>((raised, bodies))
+        Ok::<_, anyhow::Error>(bodies)
     })?;
-    for (path, body) in ENDPOINTS.iter().zip(&bodies) {
+    for (path, body) in endpoints.iter().zip(&bodies) {
         let file = root.join(path.trim_start_matches('/'));
         std::fs::create_dir_all(file.parent().context("path")?)?;
         std::fs::write(&file, body)?;
@@ -317,24 +386,29 @@ pub fn run(args: HttpArgs) -> Result<()> {
     let nginx_auto = start_nginx(&nginx, &server.dir, &root, "auto")?;
     let mut results = Vec::new();
     let mut ratios = Vec::new();
-    for (path, body) in ENDPOINTS.iter().zip(&bodies) {
+    for (path, body) in endpoints.iter().zip(&bodies) {
         let mut row = Vec::new();
-        for (name, port) in [
-            ("tryvoga", server.port),
-            ("nginx-1", nginx_1.port),
-            ("nginx-auto", nginx_auto.port),
-        ] {
+        let servers = ours
+            .iter()
+            .copied()
+            .chain([("nginx-1", nginx_1.port), ("nginx-auto", nginx_auto.port)]);
+        for (name, port) in servers {
             let mut r = run_wrk(&wrk, &args, name, port, path)?;
             r.body_bytes = body.len();
             row.push(r);
         }
-        ratios.push(Ratio {
-            path: path.to_string(),
-            ours_over_nginx_1: row[0].requests_per_sec / row[1].requests_per_sec.max(1e-9),
-            ours_over_nginx_auto: row[0].requests_per_sec / row[2].requests_per_sec.max(1e-9),
-        });
+        let (n1, nauto) = (&row[row.len() - 2], &row[row.len() - 1]);
+        for r in &row[..row.len() - 2] {
+            ratios.push(Ratio {
+                path: path.to_string(),
+                server: r.server.clone(),
+                ours_over_nginx_1: r.requests_per_sec / n1.requests_per_sec.max(1e-9),
+                ours_over_nginx_auto: r.requests_per_sec / nauto.requests_per_sec.max(1e-9),
+            });
+        }
         results.extend(row);
     }
+    drop(edges);
     let report = HttpReport {
         tryvoga: server.version.clone(),
         nginx: first_line(&nginx, "-v"),
@@ -365,8 +439,8 @@ pub fn run(args: HttpArgs) -> Result<()> {
         }
         for r in &report.ratios {
             println!(
-                "{}: tryvoga / nginx(1 worker) {:.2}x, / nginx(auto) {:.2}x",
-                r.path, r.ours_over_nginx_1, r.ours_over_nginx_auto
+                "{}: {} / nginx(1 worker) {:.2}x, / nginx(auto) {:.2}x",
+                r.path, r.server, r.ours_over_nginx_1, r.ours_over_nginx_auto
             );
         }
     }

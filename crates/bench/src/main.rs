@@ -3,6 +3,7 @@
 
 mod commands;
 mod commands_pg;
+mod edges;
 mod fanout;
 mod http;
 mod procinfo;
@@ -30,6 +31,9 @@ enum Top {
     Fanout(fanout::FanoutArgs),
     /// Durable alert commands per second through group commit, beside the disk's fsync rate.
     Commands(commands::CommandsArgs),
+    /// Fan-out over several `tryvoga edge` processes following the log through NATS
+    /// JetStream: time from the 201 to the last subscriber, memory and CPU per delivery.
+    Edges(edges::EdgesArgs),
     /// `wrk` on the read endpoints of tryvoga and of nginx serving the same bytes from files.
     Http(http::HttpArgs),
     /// Many subscribers held while events are published at a steady rate: memory and latency
@@ -47,6 +51,7 @@ fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Top::Fanout(a) => fanout::run(a),
         Top::Commands(a) => commands::run(a),
+        Top::Edges(a) => edges::run(a),
         Top::Http(a) => http::run(a),
         Top::Sustained(a) => sustained::run(a),
         Top::Subscribe(a) => subscribe::run(a),

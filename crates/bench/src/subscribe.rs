@@ -44,7 +44,68 @@ pub struct SubscribeArgs {
     /// Connections being set up at once.
     #[arg(long, default_value_t = 128)]
     pub parallel: usize,
+    /// SSE only: follow each connection's `id:` lines and report whether every connection's
+    /// sequences were contiguous (no gap, no repeat), and how many each got.
+    #[arg(long)]
+    pub check_seq: bool,
 }
+
+/// The `id:` lines of one SSE connection: how many, the first and last, and how many broke
+/// the chain (not the previous plus one).
+#[derive(Default, Clone)]
+pub struct SeqTrack {
+    /// The start of a line that the last read cut (at most `KEEP` bytes of it).
+    partial: Vec<u8>,
+    pub first: Option<u64>,
+    pub last: Option<u64>,
+    pub count: u64,
+    pub broken: u64,
+}
+
+impl SeqTrack {
+    /// "id: " and up to 20 digits.
+    const KEEP: usize = 32;
+
+    pub fn feed(&mut self, bytes: &[u8]) {
+        let mut start = 0;
+        for nl in memchr::memchr_iter(b'\n', bytes) {
+            let segment = &bytes[start..nl];
+            if self.partial.is_empty() {
+                self.line(segment);
+            } else {
+                let mut line = std::mem::take(&mut self.partial);
+                line.extend_from_slice(&segment[..segment.len().min(Self::KEEP)]);
+                self.line(&line);
+            }
+            start = nl + 1;
+        }
+        let rest = &bytes[start..];
+        let room = Self::KEEP.saturating_sub(self.partial.len());
+        self.partial
+            .extend_from_slice(&rest[..rest.len().min(room)]);
+    }
+
+    fn line(&mut self, line: &[u8]) {
+        let Some(digits) = line.strip_prefix(b"id: ") else {
+            return;
+        };
+        let Some(seq) = std::str::from_utf8(digits)
+            .ok()
+            .and_then(|d| d.trim().parse::<u64>().ok())
+        else {
+            return;
+        };
+        self.count += 1;
+        match self.last {
+            Some(prev) if seq != prev + 1 => self.broken += 1,
+            None => self.first = Some(seq),
+            _ => {}
+        }
+        self.last = Some(seq);
+    }
+}
+
+type Seqs = Rc<RefCell<Vec<SeqTrack>>>;
 
 type Log = Rc<RefCell<Vec<(u64, u64)>>>;
 
@@ -55,11 +116,21 @@ pub fn run(args: SubscribeArgs) -> Result<()> {
     let local = tokio::task::LocalSet::new();
     local.block_on(&rt, async move {
         let log: Log = Rc::new(RefCell::new(Vec::with_capacity(args.count * 16)));
+        let seqs: Seqs = Rc::new(RefCell::new(if args.check_seq {
+            vec![SeqTrack::default(); args.count]
+        } else {
+            Vec::new()
+        }));
         let permits = Rc::new(tokio::sync::Semaphore::new(args.parallel));
         let (ready_tx, mut ready_rx) = tokio::sync::mpsc::unbounded_channel::<bool>();
         for i in 0..args.count {
-            let (args, log, permits, ready) =
-                (args.clone(), log.clone(), permits.clone(), ready_tx.clone());
+            let (args, log, permits, ready, seqs) = (
+                args.clone(),
+                log.clone(),
+                permits.clone(),
+                ready_tx.clone(),
+                seqs.clone(),
+            );
             tokio::task::spawn_local(async move {
                 let permit = permits.acquire().await;
                 let conn = open(&args, i).await;
@@ -67,7 +138,8 @@ pub fn run(args: SubscribeArgs) -> Result<()> {
                 match conn {
                     Ok((stream, leftover)) => {
                         let _ = ready.send(true);
-                        listen(stream, leftover, log, args.proto).await;
+                        let seqs = args.check_seq.then_some((seqs, i));
+                        listen(stream, leftover, log, args.proto, seqs).await;
                     }
                     Err(e) => {
                         eprintln!("subscriber {i} from 127.0.0.{}: {e:#}", args.source);
@@ -95,7 +167,43 @@ pub fn run(args: SubscribeArgs) -> Result<()> {
         });
         let _ = stop_rx.await;
         let latencies = log.borrow();
-        println!("{}", serde_json::json!({ "latencies": *latencies }));
+        let seqs = seqs.borrow();
+        let seq = seqs.iter().fold(serde_json::Map::new(), |mut m, t| {
+            let min = |k: &str, v: u64, m: &mut serde_json::Map<String, serde_json::Value>| {
+                let old = m
+                    .get(k)
+                    .and_then(serde_json::Value::as_u64)
+                    .unwrap_or(u64::MAX);
+                m.insert(k.into(), old.min(v).into());
+            };
+            let max = |k: &str, v: u64, m: &mut serde_json::Map<String, serde_json::Value>| {
+                let old = m.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
+                m.insert(k.into(), old.max(v).into());
+            };
+            min("min_count", t.count, &mut m);
+            max("max_count", t.count, &mut m);
+            let broken = m
+                .get("broken_connections")
+                .and_then(serde_json::Value::as_u64)
+                .unwrap_or(0);
+            m.insert(
+                "broken_connections".into(),
+                (broken + u64::from(t.broken > 0)).into(),
+            );
+            if let Some(f) = t.first {
+                min("min_first", f, &mut m);
+                max("max_first", f, &mut m);
+            }
+            if let Some(l) = t.last {
+                min("min_last", l, &mut m);
+                max("max_last", l, &mut m);
+            }
+            m
+        });
+        println!(
+            "{}",
+            serde_json::json!({ "latencies": *latencies, "seq": seq })
+        );
         Ok::<_, anyhow::Error>(())
     })?;
     // Dropping thousands of sockets takes a while; the parent has what it needs.
@@ -250,8 +358,20 @@ enum Read {
     End,
 }
 
-async fn listen(stream: TcpStream, leftover: Vec<u8>, log: Log, proto: Proto) {
+async fn listen(
+    stream: TcpStream,
+    leftover: Vec<u8>,
+    log: Log,
+    proto: Proto,
+    seqs: Option<(Seqs, usize)>,
+) {
     let mut scanner = Scanner::default();
+    let track = |bytes: &[u8]| {
+        if let Some((seqs, i)) = &seqs {
+            seqs.borrow_mut()[*i].feed(bytes);
+        }
+    };
+    track(&leftover);
     let record = |t: u64| {
         let now = wire::now_ns();
         log.borrow_mut().push((t, now.saturating_sub(t) / 1000));
@@ -277,6 +397,7 @@ async fn listen(stream: TcpStream, leftover: Vec<u8>, log: Log, proto: Proto) {
             Ok(0) => Read::End,
             Ok(n) => {
                 scanner.feed(&buf[..n], record);
+                track(&buf[..n]);
                 // nats-server closes connections that leave its pings unanswered.
                 let ping = proto == Proto::NatsWs && wire::contains(&buf[..n], b"PING\r\n");
                 if n < buf.len() {

@@ -97,7 +97,7 @@ impl Drop for Running {
     }
 }
 
-mod tempdir {
+pub mod tempdir {
     /// A scratch directory removed on drop.
     pub struct Dir(pub std::path::PathBuf);
     impl Dir {
@@ -159,49 +159,7 @@ pub struct StartOptions<'a> {
 pub fn start(target: Target, opts: &StartOptions<'_>) -> Result<Running> {
     let dir = tempdir::Dir::new(target.name())?;
     match target {
-        Target::TryvogaSse | Target::TryvogaWs => {
-            let port = free_port()?;
-            let mut child = Command::new(opts.tryvoga)
-                .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--db"])
-                .arg(dir.0.join("bench.db"))
-                .env("RUST_LOG", "warn")
-                .stdout(Stdio::piped())
-                .stderr(Stdio::inherit())
-                .spawn()
-                .with_context(|| format!("starting {}", opts.tryvoga.display()))?;
-            let stdout = child.stdout.take().context("stdout")?;
-            let mut token = None;
-            for line in BufReader::new(stdout).lines() {
-                let line = line?;
-                if let Some(t) = line.strip_prefix("admin token: ") {
-                    token = Some(t.trim().to_string());
-                }
-                if line.starts_with("serving on") {
-                    break;
-                }
-            }
-            let token = token.context("tryvoga printed no admin token")?;
-            wait_for_port(port, &mut child)?;
-            let (proto, path) = if target == Target::TryvogaSse {
-                (Proto::Sse, "/api/v1/stream")
-            } else {
-                (Proto::Ws, "/api/v1/ws")
-            };
-            let conn = TcpStream::connect(("127.0.0.1", port))?;
-            conn.set_nodelay(true)?;
-            Ok(Running {
-                child,
-                version: tool_version(&opts.tryvoga.to_string_lossy(), "--version"),
-                subscribe: (SocketAddr::from(([127, 0, 0, 1], port)), proto, path.into()),
-                publisher: Publisher::Tryvoga {
-                    port,
-                    conn,
-                    token,
-                    next_region: 0,
-                },
-                _dir: dir,
-            })
-        }
+        Target::TryvogaSse | Target::TryvogaWs => start_tryvoga(target, opts, dir, &[]),
         Target::Nats => {
             let exe = require("nats-server", "nats-server")?;
             let (client_port, ws_port) = (free_port()?, free_port()?);
@@ -305,6 +263,59 @@ pub fn start(target: Target, opts: &StartOptions<'_>) -> Result<Running> {
             })
         }
     }
+}
+
+/// `tryvoga serve` on a fresh database in `dir`, with `extra` arguments (e.g. `--nats URL`),
+/// publishing through `POST /api/v1/alerts`; subscribers go to its own stream endpoint unless
+/// the caller points `subscribe` elsewhere (the edges benchmark does).
+pub fn start_tryvoga(
+    target: Target,
+    opts: &StartOptions<'_>,
+    dir: tempdir::Dir,
+    extra: &[&str],
+) -> Result<Running> {
+    let port = free_port()?;
+    let mut child = Command::new(opts.tryvoga)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--db"])
+        .arg(dir.0.join("bench.db"))
+        .args(extra)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .with_context(|| format!("starting {}", opts.tryvoga.display()))?;
+    let stdout = child.stdout.take().context("stdout")?;
+    let mut token = None;
+    for line in BufReader::new(stdout).lines() {
+        let line = line?;
+        if let Some(t) = line.strip_prefix("admin token: ") {
+            token = Some(t.trim().to_string());
+        }
+        if line.starts_with("serving on") {
+            break;
+        }
+    }
+    let token = token.context("tryvoga printed no admin token")?;
+    wait_for_port(port, &mut child)?;
+    let (proto, path) = if target == Target::TryvogaSse {
+        (Proto::Sse, "/api/v1/stream")
+    } else {
+        (Proto::Ws, "/api/v1/ws")
+    };
+    let conn = TcpStream::connect(("127.0.0.1", port))?;
+    conn.set_nodelay(true)?;
+    Ok(Running {
+        child,
+        version: tool_version(&opts.tryvoga.to_string_lossy(), "--version"),
+        subscribe: (SocketAddr::from(([127, 0, 0, 1], port)), proto, path.into()),
+        publisher: Publisher::Tryvoga {
+            port,
+            conn,
+            token,
+            next_region: 0,
+        },
+        _dir: dir,
+    })
 }
 
 /// A payload of `size` bytes carrying the marker, for the peers; tryvoga's own events are

@@ -6,9 +6,10 @@
 //! nodes'. Several edges share one port on a machine (`SO_REUSEPORT`), so the kernel spreads
 //! connections over them.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -21,6 +22,7 @@ use tryvoga_compat::{Compat, CompatOptions};
 use tryvoga_core::Registry;
 use tryvoga_edge::Edge;
 use tryvoga_edge::gate::Open;
+use tryvoga_edge::hot::{HotAnswer, HotReads};
 use tryvoga_edge::replica::Replica;
 use tryvoga_store::{AnswerCache, Reader};
 
@@ -52,6 +54,10 @@ pub struct EdgeArgs {
     /// Threads that write to stream subscribers; 0 for two per core.
     #[arg(long, value_name = "N", default_value_t = 0)]
     fanout_threads: usize,
+    /// Answer every read through the router, none from the front door's per-state bytes (to
+    /// compare the two).
+    #[arg(long, hide = true)]
+    no_hot_reads: bool,
 }
 
 pub fn run(args: EdgeArgs) -> Result<()> {
@@ -102,6 +108,12 @@ pub fn run(args: EdgeArgs) -> Result<()> {
             Arc::clone(&events),
             None,
         );
+        let hot: Arc<dyn HotReads> = Arc::new(Hot {
+            reads: Arc::clone(&reads),
+            compat: Arc::clone(&compat),
+            pid: std::process::id().to_string(),
+            built: RwLock::new(HashMap::new()),
+        });
         let router = tryvoga_api::finish(
             tryvoga_api::replica::routes(reads)
                 .merge(tryvoga_compat::routes(compat))
@@ -113,10 +125,120 @@ pub fn run(args: EdgeArgs) -> Result<()> {
         tracing::info!(stream = %args.stream, nats = %args.nats, seq = events.head(), "edge serving on http://{addr}");
         println!("edge serving on http://{addr}");
         edge.start();
-        tryvoga_edge::serve(listener, edge, router, async {
+        let hot = (!args.no_hot_reads).then_some(hot);
+        tryvoga_edge::serve_with(listener, edge, router, hot, async {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await?;
         Ok(())
     })
+}
+
+const ACTIVE: &str = "/api/v1/alerts/active";
+
+/// The reads the front door answers itself ([`tryvoga_edge::hot`]): the active alerts without
+/// a query (public on an edge), and the IoT strings over every oblast or uid when the
+/// alerts.in.ua API is public here with no request budget ([`tryvoga_compat::alerts_in_ua::
+/// hot_iot`] decides). Each answer's head and body are built once per state (and, for the IoT
+/// strings, per `Last-Modified` second, which moves once after a change) and shared.
+struct Hot {
+    reads: Arc<EdgeReads>,
+    compat: tryvoga_compat::Shared,
+    pid: String,
+    built: RwLock<HashMap<&'static str, Built>>,
+}
+
+struct Built {
+    /// Held, so that pointer equality names this state and no other.
+    state: Arc<tryvoga_core::State>,
+    key: i64,
+    answer: Arc<HotAnswer>,
+}
+
+impl Hot {
+    fn lookup(
+        &self,
+        path: &str,
+        state: &Arc<tryvoga_core::State>,
+        key: i64,
+    ) -> Option<Arc<HotAnswer>> {
+        let built = self.built.read().ok()?;
+        let b = built.get(path)?;
+        (Arc::ptr_eq(&b.state, state) && b.key == key).then(|| Arc::clone(&b.answer))
+    }
+
+    fn keep(
+        &self,
+        path: &'static str,
+        state: Arc<tryvoga_core::State>,
+        key: i64,
+        answer: &Arc<HotAnswer>,
+    ) {
+        if let Ok(mut built) = self.built.write() {
+            built.insert(
+                path,
+                Built {
+                    state,
+                    key,
+                    answer: Arc::clone(answer),
+                },
+            );
+        }
+    }
+
+    fn active(&self) -> Option<Arc<HotAnswer>> {
+        // While catching up the router answers 503.
+        if !self.reads.replica.ready() {
+            return None;
+        }
+        let view = self.reads.replica.view();
+        if let Some(a) = self.lookup(ACTIVE, &view.state, view.last_event_ms) {
+            return Some(a);
+        }
+        let parts = tryvoga_api::alerts::active_parts(
+            &view.state,
+            view.last_event_ms,
+            &self.reads.read_cache,
+        )
+        .ok()?;
+        // The headers of `active_answer` and of the edge's handler, which adds its pid.
+        let common = [
+            ("etag", parts.etag.as_str()),
+            ("last-modified", parts.last_modified.as_str()),
+            ("cache-control", "no-cache"),
+            ("x-tryvoga-edge", self.pid.as_str()),
+        ];
+        let mut ok = vec![("content-type", "application/json")];
+        ok.extend(common);
+        let answer = Arc::new(HotAnswer::new(&ok, parts.body, Some(&parts.etag), &common));
+        self.keep(ACTIVE, Arc::clone(&view.state), view.last_event_ms, &answer);
+        Some(answer)
+    }
+
+    fn iot(&self, path: &str) -> Option<Arc<HotAnswer>> {
+        let path = tryvoga_compat::alerts_in_ua::hot_iot_paths().find(|p| *p == path)?;
+        let stamp = tryvoga_compat::last_modified(&self.compat);
+        let state = self.compat.record.state();
+        if let Some(a) = self.lookup(path, &state, stamp.header) {
+            return Some(a);
+        }
+        let iot = tryvoga_compat::alerts_in_ua::hot_iot(&self.compat, path)?;
+        let headers = [
+            ("content-type", "application/json"),
+            ("last-modified", iot.last_modified.as_str()),
+        ];
+        let answer = Arc::new(HotAnswer::new(&headers, iot.body, None, &[]));
+        self.keep(path, iot.state, iot.stamp.header, &answer);
+        Some(answer)
+    }
+}
+
+impl HotReads for Hot {
+    fn answer(&self, path: &str) -> Option<Arc<HotAnswer>> {
+        if path == ACTIVE {
+            self.active()
+        } else {
+            self.iot(path)
+        }
+    }
 }

@@ -97,8 +97,13 @@ struct Edge {
 
 impl Edge {
     fn start(nats: &str, listen: &str) -> Edge {
+        Edge::start_with(nats, listen, &[])
+    }
+
+    fn start_with(nats: &str, listen: &str, extra: &[&str]) -> Edge {
         let mut child = Command::new(BIN)
             .args(["edge", "--nats", nats, "--listen", listen])
+            .args(extra)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -388,4 +393,173 @@ fn two_nodes_relaying_at_once_put_each_event_in_the_stream_once_in_order() {
     assert_eq!(all_events(&edge.base), log, "the stream is not the log");
     let health = get(&edge.url("/healthz")).body;
     assert_eq!(health["stream_seq"], 200, "nothing past the log: {health}");
+}
+
+/// One exchange on a raw connection: the response's head lines and its body (none for HEAD or
+/// a 304).
+fn exchange(conn: &mut std::net::TcpStream, request: &str) -> (Vec<String>, Vec<u8>) {
+    use std::io::{Read, Write};
+    conn.write_all(request.as_bytes())
+        .expect("write the request");
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert_eq!(
+            conn.read(&mut byte).expect("read the head"),
+            1,
+            "closed mid-head"
+        );
+        head.push(byte[0]);
+    }
+    let lines: Vec<String> = String::from_utf8(head)
+        .expect("an ASCII head")
+        .split("\r\n")
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect();
+    let length: usize = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("content-length: "))
+        .map_or(0, |n| n.parse().expect("a length"));
+    let mut body = vec![0u8; length];
+    if !request.starts_with("HEAD ") && !lines[0].contains(" 304 ") {
+        conn.read_exact(&mut body).expect("read the body");
+    } else {
+        body.clear();
+    }
+    (lines, body)
+}
+
+/// Head lines without `date` (which moves each second), sorted: hyper and the front door
+/// need not write headers in the same order.
+fn comparable(mut lines: Vec<String>) -> Vec<String> {
+    lines.retain(|l| !l.to_ascii_lowercase().starts_with("date: "));
+    lines[1..].sort();
+    lines
+}
+
+#[test]
+fn an_edges_hot_reads_from_the_front_door_equal_the_routers_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let nats = Nats::start(dir.path());
+    let server = Server::start_with(&dir.path().join("t.db"), &["--nats", &nats.url()]);
+    let admin = server.admin.clone().expect("admin");
+    let open = Edge::start_with(&nats.url(), "127.0.0.1:0", &["--compat-public", "all"]);
+    let closed = Edge::start(&nats.url(), "127.0.0.1:0");
+    assert_eq!(start_alert(&server, &admin, json!(14)).status, 201);
+    open.wait_for(1, Duration::from_secs(10));
+    closed.wait_for(1, Duration::from_secs(10));
+    let addr = open.base.trim_start_matches("http://").to_string();
+    let paths = [
+        "/api/v1/alerts/active",
+        "/v1/iot/active_air_raid_alerts_by_oblast.json",
+        "/v2/iot/active_air_raid_alerts_by_oblast.json",
+        "/v1/iot/active_air_raid_alerts.json",
+        "/v2/iot/active_air_raid_alerts.json",
+    ];
+    let mut conn = std::net::TcpStream::connect(&addr).unwrap();
+    // A query string (empty here, so the same answer) sends the request to the router; the
+    // bare path is the front door's. Same connection, one after the other.
+    for path in paths {
+        for method in ["GET", "HEAD"] {
+            let fast = exchange(
+                &mut conn,
+                &format!("{method} {path} HTTP/1.1\r\nHost: x\r\n\r\n"),
+            );
+            let routed = exchange(
+                &mut conn,
+                &format!("{method} {path}? HTTP/1.1\r\nHost: x\r\n\r\n"),
+            );
+            assert_eq!(
+                fast.0[0], "HTTP/1.1 200 OK",
+                "{method} {path}: {:?}",
+                fast.0
+            );
+            assert_eq!(
+                comparable(fast.0.clone()),
+                comparable(routed.0.clone()),
+                "{method} {path}"
+            );
+            assert_eq!(fast.1, routed.1, "{method} {path}: the bodies differ");
+            assert!(
+                fast.0.iter().any(|l| l.starts_with("date: ")),
+                "{:?}",
+                fast.0
+            );
+        }
+    }
+    // The ETag: a matching If-None-Match is a 304 with the router's headers, on the fast path
+    // as through the router (which gets it with a query).
+    let (head, body) = exchange(
+        &mut conn,
+        "GET /api/v1/alerts/active HTTP/1.1\r\nHost: x\r\n\r\n",
+    );
+    let etag = head
+        .iter()
+        .find_map(|l| l.strip_prefix("etag: "))
+        .expect("an etag")
+        .to_string();
+    let active: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(active["alerts"][0]["region"]["id"], 14);
+    let conditional = |q: &str| {
+        format!(
+            "GET /api/v1/alerts/active{q} HTTP/1.1\r\nHost: x\r\nIf-None-Match: W/\"x\", {etag}\r\n\r\n"
+        )
+    };
+    let fast = exchange(&mut conn, &conditional(""));
+    let routed = exchange(&mut conn, &conditional("?"));
+    assert_eq!(fast.0[0], "HTTP/1.1 304 Not Modified", "{:?}", fast.0);
+    assert_eq!(comparable(fast.0), comparable(routed.0));
+    // Another request on the same connection that is no hot read goes to the router.
+    let (head, body) = exchange(&mut conn, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(head[0], "HTTP/1.1 200 OK");
+    assert_eq!(serde_json::from_slice::<Value>(&body).unwrap()["seq"], 1);
+    // A new state is seen on the next request.
+    assert_eq!(start_alert(&server, &admin, json!(9)).status, 201);
+    open.wait_for(2, Duration::from_secs(10));
+    let mut conn = std::net::TcpStream::connect(&addr).unwrap();
+    let (head, body) = exchange(
+        &mut conn,
+        "GET /api/v1/alerts/active HTTP/1.1\r\nHost: x\r\n\r\n",
+    );
+    assert!(
+        !head.iter().any(|l| l == &format!("etag: {etag}")),
+        "{head:?}"
+    );
+    let active: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(active["seq"], 2);
+    assert_eq!(active["alerts"].as_array().unwrap().len(), 2);
+    let fast = exchange(&mut conn, &conditional(""));
+    assert_eq!(
+        fast.0[0], "HTTP/1.1 200 OK",
+        "the old ETag no longer matches"
+    );
+    let oblast = "/v1/iot/active_air_raid_alerts_by_oblast.json";
+    let fast = exchange(
+        &mut conn,
+        &format!("GET {oblast} HTTP/1.1\r\nHost: x\r\n\r\n"),
+    );
+    let routed = exchange(
+        &mut conn,
+        &format!("GET {oblast}? HTTP/1.1\r\nHost: x\r\n\r\n"),
+    );
+    assert_eq!(fast.1, routed.1);
+    assert_eq!(
+        String::from_utf8_lossy(&fast.1).matches('A').count(),
+        2,
+        "{:?}",
+        String::from_utf8_lossy(&fast.1)
+    );
+    // `Connection: close` is honoured.
+    let (head, _) = exchange(
+        &mut conn,
+        "GET /api/v1/alerts/active HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(head.iter().any(|l| l == "connection: close"), "{head:?}");
+    let mut rest = Vec::new();
+    std::io::Read::read_to_end(&mut conn, &mut rest).unwrap();
+    assert!(rest.is_empty());
+    // Where the compat API needs a token, the IoT strings still ask for it: no fast path.
+    assert_eq!(get(&closed.url(oblast)).status, 401);
+    assert_eq!(get(&closed.url("/api/v1/alerts/active")).status, 200);
 }

@@ -356,6 +356,48 @@ async fn iot(
     Ok(r)
 }
 
+/// An IoT string over every oblast or uid as a front door may answer it without the router
+/// (`tryvoga edge`): only when the alerts.in.ua API is public and has no request budget here,
+/// so that no token or budget is skipped; `None` otherwise, and for any other path. The body
+/// comes from the same per-state cache as [`iot`]'s, and `Last-Modified` from the same stamp.
+pub struct HotIot {
+    pub state: std::sync::Arc<Core>,
+    pub stamp: crate::Stamp,
+    pub last_modified: String,
+    pub body: Bytes,
+}
+
+pub fn hot_iot(app: &Shared, path: &str) -> Option<HotIot> {
+    if !app.options.public_alerts_in_ua || app.options.rate_limit_per_minute != 0 {
+        return None;
+    }
+    let endpoint = IOT
+        .iter()
+        .find(|e| e.path == path && e.scope != Scope::One)?;
+    let stamp = crate::last_modified(app);
+    let state = app.record.state();
+    let registry = app.registry;
+    let levels = endpoint.levels;
+    let body = app
+        .read_cache
+        .get_or_build(&state, endpoint.path, || match endpoint.scope {
+            Scope::ByOblast => string_body(by_oblast_string(&state, registry, levels)),
+            _ => string_body(all_string(&state, registry, levels)),
+        })
+        .ok()?;
+    Some(HotIot {
+        state,
+        stamp,
+        last_modified: crate::http_date(stamp.header),
+        body,
+    })
+}
+
+/// The paths [`hot_iot`] may answer.
+pub fn hot_iot_paths() -> impl Iterator<Item = &'static str> {
+    IOT.iter().filter(|e| e.scope != Scope::One).map(|e| e.path)
+}
+
 fn string_body(text: String) -> Result<Bytes, Refused> {
     serde_json::to_vec(&Value::String(text))
         .map(Bytes::from)

@@ -18,9 +18,12 @@ use tower::ServiceExt;
 
 use std::sync::Arc;
 
+use bytes::{Buf, BytesMut};
+
 use crate::Edge;
 use crate::error::ApiError;
 use crate::fanout::{Fanout, Handoff};
+use crate::hot::{self, HotReads};
 use crate::protocol::{Cursor, HEARTBEAT, StreamQuery, Wire, websocket_handshake};
 /// The longest request head a stream request may have.
 const MAX_HEAD: usize = 16 * 1024;
@@ -40,6 +43,18 @@ pub async fn serve(
     listener: TcpListener,
     edge: Arc<Edge>,
     router: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    serve_with(listener, edge, router, None, shutdown).await
+}
+
+/// [`serve`], with the hot reads `hot` answers taken by the front door itself
+/// ([`crate::hot`]).
+pub async fn serve_with(
+    listener: TcpListener,
+    edge: Arc<Edge>,
+    router: Router,
+    hot: Option<Arc<dyn HotReads>>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let fanout = Arc::new(Fanout::start(&edge.hub)?);
@@ -71,10 +86,12 @@ pub async fn serve(
         // Weak: a keep-alive connection outliving `serve` must not keep the fan-out threads
         // (and every subscriber on them) alive.
         let (edge, router, fanout) = (edge.clone(), router.clone(), Arc::downgrade(&fanout));
+        let hot = hot.clone();
         tokio::spawn(async move {
-            match classify(&stream).await {
-                Some(wire) => Box::pin(stream_request(stream, edge, wire, fanout)).await,
-                None => Box::pin(serve_http(stream, peer, router)).await,
+            match (classify(&stream).await, hot) {
+                (Some(wire), _) => Box::pin(stream_request(stream, edge, wire, fanout)).await,
+                (None, Some(hot)) => Box::pin(serve_hot(stream, peer, router, hot)).await,
+                (None, None) => Box::pin(serve_http(stream, peer, router)).await,
             }
         });
     }
@@ -113,7 +130,56 @@ async fn classify(stream: &TcpStream) -> Option<Wire> {
     None
 }
 
+/// Answers hot reads on a connection for as long as its requests are hot ones; the first that
+/// is not, with everything after it, goes to hyper along with the bytes already read.
+async fn serve_hot(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    router: Router,
+    hot: Arc<dyn HotReads>,
+) {
+    let mut buf = BytesMut::with_capacity(4096);
+    let mut out = Vec::with_capacity(16 * 1024);
+    // The whole head within the idle timeout, as hyper's `header_read_timeout`.
+    let mut deadline = tokio::time::Instant::now() + HTTP_IDLE_TIMEOUT;
+    loop {
+        while !buf.is_empty() {
+            match hot::answer(&buf, &*hot, &mut out) {
+                hot::Step::Answered { consumed, close } => {
+                    if stream.write_all(&out).await.is_err() {
+                        return;
+                    }
+                    out.clear();
+                    buf.advance(consumed);
+                    if close {
+                        let _ = stream.shutdown().await;
+                        return;
+                    }
+                    deadline = tokio::time::Instant::now() + HTTP_IDLE_TIMEOUT;
+                }
+                hot::Step::Incomplete if buf.len() <= MAX_HEAD => break,
+                hot::Step::Incomplete | hot::Step::Fallback => {
+                    let io = hot::Prefixed::new(buf, stream);
+                    return serve_http_on(io, peer, router).await;
+                }
+            }
+        }
+        match tokio::time::timeout_at(deadline, stream.read_buf(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => {}
+            // Closed, failed, or idle past the deadline.
+            _ => return,
+        }
+    }
+}
+
 async fn serve_http(stream: TcpStream, peer: SocketAddr, router: Router) {
+    serve_http_on(stream, peer, router).await
+}
+
+async fn serve_http_on<IO>(stream: IO, peer: SocketAddr, router: Router)
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let (stream, ambiguous) = crate::framing::Watched::new(stream);
     let service =
         hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {

@@ -11,6 +11,7 @@ pub mod feed;
 mod framing;
 pub mod frontdoor;
 pub mod gate;
+pub mod hot;
 pub mod hub;
 pub mod protocol;
 pub mod replica;
@@ -23,7 +24,7 @@ use tryvoga_core::Registry;
 
 pub use error::ApiError;
 pub use fallback::routes;
-pub use frontdoor::serve;
+pub use frontdoor::{serve, serve_with};
 pub use gate::ReadGate;
 pub use hub::Hub;
 
