@@ -64,7 +64,8 @@ main_db="$work/main.db"
 export TRYVOGA_ADMIN_TOKEN TRYVOGA_READER_TOKEN TRYVOGA_URL
 TRYVOGA_ADMIN_TOKEN=$("$bin" token create --name ci-admin --role admin --db "$main_db")
 TRYVOGA_READER_TOKEN=$("$bin" token create --name ci-reader --role reader --db "$main_db")
-TRYVOGA_URL=$(start "$main_db" --compat-public ukrainealarm)
+# The webhook receivers of tests/compat listen on loopback, refused unless allowed.
+TRYVOGA_URL=$(start "$main_db" --compat-public ukrainealarm --webhook-allow 127.0.0.0/8)
 
 strict_db="$work/strict.db"
 export TRYVOGA_STRICT_URL TRYVOGA_STRICT_READER TRYVOGA_STRICT_LIMITED TRYVOGA_STRICT_REVOKED TRYVOGA_STRICT_LIMIT=5

@@ -40,7 +40,7 @@ bin="${CARGO_TARGET_DIR:-target}/debug/tryvoga"
 port=$("$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 db="$work/t.db"
 admin=$("$bin" token create --name ci-admin --role admin --db "$db")
-"$bin" serve --db "$db" --listen "127.0.0.1:$port" --cap-sender tryvoga@ci.example >"$work/serve.log" 2>&1 &
+"$bin" serve --db "$db" --listen "127.0.0.1:$port" --cap-sender tryvoga@ci.example --webhook-allow 127.0.0.0/8 >"$work/serve.log" 2>&1 &
 pids+=("$!")
 base="http://127.0.0.1:$port"
 for _ in $(seq 1 100); do curl -fsS "$base/healthz" >/dev/null 2>&1 && break; sleep 0.1; done

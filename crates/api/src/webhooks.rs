@@ -83,7 +83,9 @@ fn random_hex(bytes: usize) -> Result<String, ApiError> {
     Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-fn check_url(text: &str) -> Result<String, ApiError> {
+/// The subscription's URL, normalised, once its host resolves only to addresses a webhook
+/// may be delivered to (`tryvoga_outputs::targets`): 422 otherwise, naming the address.
+async fn check_url(app: &SharedApp, text: &str) -> Result<String, ApiError> {
     let text = text.trim();
     if text.is_empty() || text.len() > MAX_URL {
         return Err(ApiError::invalid(format!(
@@ -96,7 +98,12 @@ fn check_url(text: &str) -> Result<String, ApiError> {
             "url must be an http or https URL with a host",
         ));
     }
-    Ok(url.to_string())
+    app.outputs
+        .options
+        .webhook_targets
+        .check_url(&url)
+        .await
+        .map_err(|e| ApiError::invalid(format!("url: {e}")).with(json!({"field": "url"})))
 }
 
 pub async fn create(
@@ -107,7 +114,6 @@ pub async fn create(
     let actor = app.audited_actor(&headers, "create_webhook", ROLES).await?;
     let body = body_bytes(body)?;
     let new: NewWebhook = parse_json(&body)?;
-    let url = check_url(&new.url)?;
     let regions = match new.regions {
         None => None,
         Some(list) => {
@@ -133,6 +139,8 @@ pub async fn create(
             Some(list)
         }
     };
+    // Last of the checks: it may wait on a name server.
+    let url = check_url(&app, &new.url).await?;
     let signing = new.signing.unwrap_or_else(|| "hmac-sha256".into());
     let secret = match signing.as_str() {
         "hmac-sha256" => {

@@ -1,12 +1,15 @@
 //! `tryvoga serve` options of the outputs: the event signing key, CAP, webhooks, MQTT.
 
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Result, anyhow};
 use clap::Args;
+use ipnet::IpNet;
 use tryvoga_core::Registry;
 use tryvoga_outputs::OutputOptions;
+use tryvoga_outputs::targets::TargetPolicy;
 
 #[derive(Args, Debug, Clone)]
 pub struct OutputArgs {
@@ -41,6 +44,18 @@ pub struct OutputArgs {
     /// over the outputs of one that died. Renewed every third of it.
     #[arg(long, value_name = "MS", default_value_t = 5000)]
     output_lease_ms: u64,
+    /// Let webhooks reach this range (CIDR, or one address), repeatable: a receiver on this
+    /// machine or the private network. Without it loopback, private, link-local, multicast
+    /// and reserved addresses are refused, at registration and at every delivery.
+    #[arg(long, value_name = "CIDR", value_parser = parse_range)]
+    webhook_allow: Vec<IpNet>,
+}
+
+/// `10.0.0.0/8`, `fd00::/8`, or one address such as `127.0.0.1`.
+fn parse_range(text: &str) -> Result<IpNet, String> {
+    text.parse::<IpNet>()
+        .or_else(|_| text.parse::<IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("{text:?} is not an address range such as 10.0.0.0/8 or an address"))
 }
 
 impl OutputArgs {
@@ -96,6 +111,7 @@ impl OutputArgs {
                 ttl: Duration::from_millis(self.output_lease_ms),
                 ..Default::default()
             },
+            webhook_targets: TargetPolicy::allowing(self.webhook_allow.clone()),
         })
     }
 }

@@ -21,6 +21,10 @@ use std::time::{Duration, Instant};
 use common::{BIN, Server, get, post, request, tryvoga, tryvoga_fails};
 use serde_json::{Value, json};
 
+/// The webhook receivers of these tests listen on loopback, which a server refuses to deliver
+/// to unless its operator allows it.
+const LOCAL_RECEIVERS: [&str; 2] = ["--webhook-allow", "127.0.0.0/8"];
+
 fn start_alert(server: &Server, token: &str, region: &str) -> Value {
     let r = post(
         &server.url("/api/v1/alerts"),
@@ -533,6 +537,8 @@ fn a_webhook_receiver_down_for_30_s_gets_every_delivery_exactly_once_after_dedup
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("t.db");
     let fast = [
+        LOCAL_RECEIVERS[0],
+        LOCAL_RECEIVERS[1],
         "--webhook-retry-base-ms",
         "200",
         "--webhook-retry-max-ms",
@@ -699,6 +705,8 @@ fn deliveries_that_keep_failing_go_to_the_dead_letter_list() {
     let server = Server::start_with(
         &dir.path().join("t.db"),
         &[
+            LOCAL_RECEIVERS[0],
+            LOCAL_RECEIVERS[1],
             "--webhook-retry-base-ms",
             "20",
             "--webhook-retry-max-ms",
@@ -766,6 +774,121 @@ fn deliveries_that_keep_failing_go_to_the_dead_letter_list() {
     );
     assert_eq!(r.status, 204);
     assert_eq!(request("GET", &url, Some(&admin), &[], None).status, 404);
+}
+
+#[test]
+fn webhooks_never_reach_the_servers_own_network_unless_the_operator_allows_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    let db_arg = db.to_str().unwrap();
+    let server = Server::start(&db);
+    let admin = server.admin.clone().unwrap();
+    let reader = tryvoga(&[
+        "token", "create", "--name", "r", "--role", "reader", "--db", db_arg,
+    ]);
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let secret = Arc::new(Mutex::new(String::new()));
+    let receiver = Receiver::start(Receiver::bind(), secret.clone(), log.clone(), 0);
+    let port = receiver.port;
+    let hostile = [
+        "http://169.254.169.254/latest/meta-data/".to_string(),
+        "http://10.0.0.1/".into(),
+        "http://192.168.0.1/".into(),
+        format!("http://127.0.0.1:{port}/hook"),
+        format!("http://localhost:{port}/hook"),
+        format!("http://[::1]:{port}/hook"),
+        format!("http://127.1:{port}/hook"),
+        "http://2130706433/".into(),
+        "http://0x7f000001/".into(),
+        "http://0.0.0.0/".into(),
+        format!("http://[::ffff:127.0.0.1]:{port}/hook"),
+        "http://[fd12::1]/".into(),
+        "http://[fe80::1]/".into(),
+        "http://224.0.0.1/".into(),
+    ];
+    for url in &hostile {
+        let r = post(
+            &server.url("/api/v1/webhooks"),
+            &admin,
+            &json!({ "url": url }),
+        );
+        assert_eq!(r.status, 422, "{url}: {}", r.body);
+        let message = r.body["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("not delivered to"), "{url}: {message}");
+        let r = request(
+            "POST",
+            &server.url("/api/v3/webhook"),
+            None,
+            &[("authorization", reader.as_str())],
+            Some(json!({ "webHookUrl": url }).to_string().as_bytes()),
+        );
+        assert_eq!(r.status, 422, "v3 {url}: {}", r.body);
+    }
+    let listed = request(
+        "GET",
+        &server.url("/api/v1/webhooks"),
+        Some(&admin),
+        &[],
+        None,
+    );
+    assert_eq!(listed.body["webhooks"], json!([]), "nothing was registered");
+    start_alert(&server, &admin, "Kyiv");
+    std::thread::sleep(Duration::from_millis(500));
+    drop(server);
+
+    // The operator allows loopback: the receiver is registered and hears the next alert.
+    let fast = [
+        "--webhook-retry-base-ms",
+        "100",
+        "--webhook-retry-max-ms",
+        "200",
+        "--webhook-max-attempts",
+        "1000",
+    ];
+    let allowing: Vec<&str> = fast
+        .iter()
+        .chain(&["--webhook-allow", "127.0.0.1"])
+        .copied()
+        .collect();
+    let server = Server::start_with(&db, &allowing);
+    let created = post(
+        &server.url("/api/v1/webhooks"),
+        &admin,
+        &json!({ "url": format!("http://127.0.0.1:{port}/hook") }),
+    );
+    assert_eq!(created.status, 201, "{}", created.body);
+    *secret.lock().unwrap() = created.body["secret"].as_str().unwrap().to_string();
+    let hook = created.body["id"].as_str().unwrap().to_string();
+    let first = start_alert(&server, &admin, "Lviv oblast")["seq"]
+        .as_u64()
+        .unwrap();
+    assert!(wait_until(Duration::from_secs(10), || log
+        .lock()
+        .unwrap()
+        .len()
+        == 1));
+    assert_eq!(log.lock().unwrap()[0].seq, first);
+    drop(server);
+
+    // Without the allowance the same stored webhook is checked again at delivery, as a name
+    // that now resolves elsewhere would be: nothing reaches the receiver.
+    let server = Server::start_with(&db, &fast);
+    start_alert(&server, &admin, "Odesa oblast");
+    let hook_url = server.url(&format!("/api/v1/webhooks/{hook}"));
+    let refused = || {
+        request("GET", &hook_url, Some(&admin), &[], None).body["last_error"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(
+        wait_until(Duration::from_secs(10), || refused().contains("loopback")),
+        "{}",
+        refused()
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(log.lock().unwrap().len(), 1, "no delivery reached loopback");
+    drop(receiver);
 }
 
 /// A mosquitto on a free loopback port with its own config, stopped on drop.

@@ -159,6 +159,9 @@ fn node_with(url: &str, key: &Path, extra: &[&str]) -> Server {
         "500",
         "--webhook-max-attempts",
         "1000",
+        // The receivers listen on loopback.
+        "--webhook-allow",
+        "127.0.0.0/8",
     ];
     args.extend_from_slice(extra);
     Server::start_with(Path::new(url), &args)

@@ -68,6 +68,21 @@ struct WebHookModel {
 /// The longest webhook address accepted.
 const MAX_URL: usize = 2048;
 
+/// The webhook's URL from the body, normalised, once its host resolves only to addresses a
+/// webhook may be delivered to (`tryvoga_outputs::targets`): 422 otherwise.
+async fn checked_url(app: &Shared, body: Result<Bytes, BytesRejection>) -> Result<String, Refused> {
+    let url = parse_url(body)?;
+    let desk = desk(app)?;
+    let parsed = url::Url::parse(&url)
+        .map_err(|e| Refused::new(StatusCode::BAD_REQUEST, format!("webHookUrl: {e}")))?;
+    desk.outputs
+        .options
+        .webhook_targets
+        .check_url(&parsed)
+        .await
+        .map_err(|e| Refused::new(StatusCode::UNPROCESSABLE_ENTITY, format!("webHookUrl: {e}")))
+}
+
 fn parse_url(body: Result<Bytes, BytesRejection>) -> Result<String, Refused> {
     let bytes = body.map_err(|e| {
         Refused::new(
@@ -141,7 +156,7 @@ pub async fn subscribe(
     Owner(token): Owner,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Refused> {
-    let url = parse_url(body)?;
+    let url = checked_url(&app, body).await?;
     // A new webhook hears what happens from now on, not the whole past.
     let from = app.source.head();
     let desk = desk(&app)?;
@@ -162,7 +177,7 @@ pub async fn update(
     Owner(token): Owner,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Refused> {
-    let url = parse_url(body)?;
+    let url = checked_url(&app, body).await?;
     let desk = desk(&app)?;
     let changed = desk
         .store

@@ -13,6 +13,7 @@ pub mod lease;
 pub mod mqtt;
 pub mod signing;
 mod supervise;
+pub mod targets;
 pub mod ukrainealarm;
 pub mod webhooks;
 
@@ -39,6 +40,8 @@ pub struct OutputOptions {
     pub mqtt: Option<mqtt::MqttOptions>,
     /// This node's id and the length of the outputs' leases.
     pub lease: lease::LeaseOptions,
+    /// Where webhooks may be delivered.
+    pub webhook_targets: targets::TargetPolicy,
 }
 
 impl Default for OutputOptions {
@@ -49,6 +52,7 @@ impl Default for OutputOptions {
             webhooks: webhooks::Retry::default(),
             mqtt: None,
             lease: lease::LeaseOptions::default(),
+            webhook_targets: targets::TargetPolicy::default(),
         }
     }
 }

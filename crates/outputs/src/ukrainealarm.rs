@@ -312,8 +312,9 @@ async fn deliver(
     let key_id = signer.key_id.clone();
     let url = url.to_string();
     let node = outputs.options.lease.node.clone();
+    let targets = outputs.options.webhook_targets.clone();
     tokio::task::spawn_blocking(move || {
-        let agent = crate::webhooks::receiver_agent();
+        let agent = crate::webhooks::receiver_agent(&targets);
         let response = agent
             .post(&url)
             .set("Content-Type", "application/json")

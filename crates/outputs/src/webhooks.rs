@@ -76,10 +76,12 @@ impl Retry {
 /// How long a receiver has to answer one delivery.
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The HTTP client every webhook sink posts with: a bounded wait, and no redirects, so that a
-/// receiver cannot bounce a signed event to an address nobody registered.
-pub(crate) fn receiver_agent() -> ureq::Agent {
+/// The HTTP client every webhook sink posts with: a bounded wait, no redirects, so that a
+/// receiver cannot bounce a signed event to an address nobody registered, and a resolver that
+/// connects only to addresses the target policy permits, whatever the name resolves to now.
+pub(crate) fn receiver_agent(targets: &crate::targets::TargetPolicy) -> ureq::Agent {
     ureq::AgentBuilder::new()
+        .resolver(targets.clone())
         .timeout(DELIVERY_TIMEOUT)
         .redirects(0)
         .user_agent(concat!("tryvoga-webhooks/", env!("CARGO_PKG_VERSION")))
@@ -277,8 +279,9 @@ async fn deliver(
     let signature = signature(key, &sub.signing, sub.secret.as_deref(), &content)?;
     let (url, kind, body) = (sub.url.clone(), stored.kind.clone(), stored.payload.clone());
     let node = outputs.options.lease.node.clone();
+    let targets = outputs.options.webhook_targets.clone();
     let sent = tokio::task::spawn_blocking(move || {
-        let agent = receiver_agent();
+        let agent = receiver_agent(&targets);
         let response = agent
             .post(&url)
             .set("content-type", "application/json")
