@@ -891,6 +891,157 @@ fn webhooks_never_reach_the_servers_own_network_unless_the_operator_allows_it() 
     drop(receiver);
 }
 
+/// A receiver that counts the POSTs it is sent and answers each 200, whatever they carry.
+struct Counter {
+    port: u16,
+    count: Arc<Mutex<u64>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Counter {
+    fn start() -> Counter {
+        let listener = Receiver::bind();
+        let port = listener.local_addr().unwrap().port();
+        listener.set_nonblocking(true).unwrap();
+        let (count, stop) = (Arc::new(Mutex::new(0)), Arc::new(AtomicBool::new(false)));
+        let (c, st) = (count.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !st.load(Ordering::Relaxed) {
+                let Ok((stream, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(20));
+                    continue;
+                };
+                stream.set_nonblocking(false).unwrap();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let (mut line, mut len) = (String::new(), 0usize);
+                while reader.read_line(&mut line).unwrap_or(0) > 0 && !line.trim().is_empty() {
+                    if let Some((k, v)) = line.split_once(':')
+                        && k.eq_ignore_ascii_case("content-length")
+                    {
+                        len = v.trim().parse().unwrap_or(0);
+                    }
+                    line.clear();
+                }
+                let mut body = vec![0u8; len];
+                if reader.read_exact(&mut body).is_ok() {
+                    *c.lock().unwrap() += 1;
+                }
+                let mut stream = stream;
+                let _ = stream.write_all(
+                    b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                );
+            }
+        });
+        Counter { port, count, stop }
+    }
+
+    fn count(&self) -> u64 {
+        *self.count.lock().unwrap()
+    }
+}
+
+impl Drop for Counter {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn a_revoked_tokens_webhooks_are_paused_and_others_go_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    let db_arg = db.to_str().unwrap();
+    let server = Server::start_with(&db, &LOCAL_RECEIVERS);
+    let admin = server.admin.clone().unwrap();
+    let token = |name: &str, role: &str| {
+        tryvoga(&[
+            "token", "create", "--name", name, "--role", role, "--db", db_arg,
+        ])
+    };
+    let (owner, other, reader) = (
+        token("hooks", "admin"),
+        token("other-hooks", "admin"),
+        token("ua-reader", "reader"),
+    );
+    let (revoked_native, kept_native, revoked_compat) =
+        (Counter::start(), Counter::start(), Counter::start());
+    for (tok, counter) in [(&owner, &revoked_native), (&other, &kept_native)] {
+        let r = post(
+            &server.url("/api/v1/webhooks"),
+            tok,
+            &json!({ "url": format!("http://127.0.0.1:{}/hook", counter.port) }),
+        );
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    let r = request(
+        "POST",
+        &server.url("/api/v3/webhook"),
+        None,
+        &[("authorization", reader.as_str())],
+        Some(
+            json!({ "webHookUrl": format!("http://127.0.0.1:{}/ua", revoked_compat.port) })
+                .to_string()
+                .as_bytes(),
+        ),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    start_alert(&server, &admin, "Kyiv");
+    let all = [&revoked_native, &kept_native, &revoked_compat];
+    assert!(
+        wait_until(Duration::from_secs(10), || all
+            .iter()
+            .all(|c| c.count() == 1)),
+        "{:?}",
+        all.map(|c| c.count())
+    );
+
+    // One revoked through the server, one offline beside it: neither hears the next alerts.
+    let r = request(
+        "DELETE",
+        &server.url("/api/v1/tokens/hooks"),
+        Some(&admin),
+        &[],
+        None,
+    );
+    assert!(
+        r.status == 200 || r.status == 204,
+        "{} {}",
+        r.status,
+        r.body
+    );
+    tryvoga(&["token", "revoke", "ua-reader", "--db", db_arg]);
+    start_alert(&server, &admin, "Lviv oblast");
+    start_alert(&server, &admin, "Odesa oblast");
+    assert!(wait_until(Duration::from_secs(10), || kept_native.count() == 3));
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        revoked_native.count(),
+        1,
+        "a revoked admin's webhook is paused"
+    );
+    assert_eq!(
+        revoked_compat.count(),
+        1,
+        "a revoked key's ukrainealarm webhook is paused"
+    );
+    let listed = request(
+        "GET",
+        &server.url("/api/v1/webhooks"),
+        Some(&admin),
+        &[],
+        None,
+    );
+    let paused: Vec<&Value> = listed.body["webhooks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| w["owner"] == "hooks")
+        .collect();
+    assert_eq!(paused.len(), 1, "{}", listed.body);
+    let why = paused[0]["last_error"].as_str().unwrap_or_default();
+    assert!(why.contains("revoked"), "{why}");
+}
+
 /// A mosquitto on a free loopback port with its own config, stopped on drop.
 struct Mosquitto {
     child: Child,

@@ -147,7 +147,26 @@ impl Outputs {
             .map_err(|e| OutputError::Task(e.to_string()))?
             .map_err(OutputError::from)
     }
+
+    /// Why the outputs owned by the token named `owner` must wait, if they must: a revoked
+    /// token's webhooks are paused, not deleted, and go on from where they stopped only if a
+    /// token of that name is live again. Asked before every page of deliveries, so an event
+    /// committed after the revocation is never sent.
+    pub(crate) async fn paused(&self, owner: &str) -> Option<String> {
+        let name = owner.to_string();
+        match self.read(move |q| q.token_by_name(&name)).await {
+            Ok(Some(token)) if token.revoked_at.is_none() => None,
+            Ok(Some(_)) => Some(format!(
+                "paused: the token {owner:?} that owns this webhook was revoked"
+            )),
+            Ok(None) => Some(format!("paused: there is no token named {owner:?}")),
+            Err(e) => Some(format!("could not read the owner's token: {e}")),
+        }
+    }
 }
+
+/// How often a paused output asks again whether its owner's token is live.
+pub(crate) const PAUSED_RECHECK: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Starts every output's workers: native and ukrainealarm webhook deliveries, and the MQTT
 /// publisher when a broker is configured.

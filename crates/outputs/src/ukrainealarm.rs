@@ -259,6 +259,12 @@ impl Sink for Registered {
 
     async fn deliver(&mut self, page: &[StoredEvent]) -> Progress {
         let mut position = self.delivered;
+        if let Some(why) = self.outputs.paused(&self.token).await {
+            return Progress {
+                position,
+                failure: Some((why, crate::PAUSED_RECHECK)),
+            };
+        }
         for stored in page {
             let body = serde_json::from_str::<Event>(&stored.payload)
                 .ok()

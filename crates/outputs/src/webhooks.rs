@@ -161,6 +161,13 @@ impl Sink for Subscription {
             };
         };
         let mut position = sub.delivered_seq;
+        if let Some(why) = self.outputs.paused(&sub.owner).await {
+            sub.last_error = Some(why.clone());
+            return Progress {
+                position,
+                failure: Some((why, crate::PAUSED_RECHECK)),
+            };
+        }
         for stored in page {
             let about = stored.about();
             if !about.history && filter.wants(about.region, about.alert_type) {

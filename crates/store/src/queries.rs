@@ -58,6 +58,8 @@ pub trait TokenQueries {
     fn token_by_hash(&self, hash: &str) -> Result<Option<TokenInfo>, StoreError>;
     /// Whether a token with this hash existed and has been revoked.
     fn token_revoked(&self, hash: &str) -> Result<bool, StoreError>;
+    /// The token (live or revoked) with this name: outputs belong to a token by name.
+    fn token_by_name(&self, name: &str) -> Result<Option<TokenInfo>, StoreError>;
     /// Every token, live and revoked, oldest first.
     fn tokens(&self) -> Result<Vec<TokenInfo>, StoreError>;
     fn token_count(&self) -> Result<u64, StoreError>;

@@ -261,6 +261,18 @@ impl TokenQueries for PgQueries {
         })
     }
 
+    fn token_by_name(&self, name: &str) -> Result<Option<TokenInfo>, StoreError> {
+        self.with(|c| {
+            c.query_opt(
+                &format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE name = $1"),
+                &[&name],
+            )?
+            .as_ref()
+            .map(token_row)
+            .transpose()
+        })
+    }
+
     fn tokens(&self) -> Result<Vec<TokenInfo>, StoreError> {
         self.with(|c| {
             c.query(

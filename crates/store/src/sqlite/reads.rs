@@ -293,6 +293,15 @@ impl TokenQueries for SqliteQueries {
         })
     }
 
+    fn token_by_name(&self, name: &str) -> Result<Option<TokenInfo>, StoreError> {
+        self.with(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, name, role, scope, created_ms, revoked_ms FROM tokens WHERE name = ?1",
+            )?;
+            stmt.query_row([name], token_row).optional()?.transpose()
+        })
+    }
+
     fn tokens(&self) -> Result<Vec<TokenInfo>, StoreError> {
         self.with(|conn| {
             let mut stmt = conn.prepare_cached(

@@ -281,6 +281,9 @@ fn tokens_are_created_found_by_hash_and_revoked_once<L: EventLog>(mut b: Backend
     assert_eq!(q.token_by_hash(&tokens::hash("tv_a")).expect("hash"), None);
     assert!(q.token_revoked(&tokens::hash("tv_a")).expect("revoked"));
     assert!(!q.token_revoked(&tokens::hash("tv_b")).expect("live"));
+    let by_name = q.token_by_name("kyiv").expect("by name").expect("kept");
+    assert_eq!(by_name.revoked_at, Some(at(5)));
+    assert!(q.token_by_name("nobody").expect("by name").is_none());
     let listed = q.tokens().expect("list");
     assert_eq!(listed.len(), 2);
     assert_eq!(listed[0].revoked_at, Some(at(5)));
