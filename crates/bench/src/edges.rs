@@ -169,6 +169,8 @@ pub(crate) fn start_edge(
     let mut child = Command::new(tryvoga)
         .args(["edge", "--nats", nats, "--listen"])
         .arg(format!("127.0.0.1:{port}"))
+        // The subscribers come from a handful of loopback addresses, thousands each.
+        .args(["--max-conns-per-ip", "0"])
         .args(extra)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())

@@ -278,6 +278,8 @@ pub fn start_tryvoga(
     let mut child = Command::new(opts.tryvoga)
         .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--db"])
         .arg(dir.0.join("bench.db"))
+        // The subscribers come from a handful of loopback addresses, thousands each.
+        .args(["--max-conns-per-ip", "0"])
         .args(extra)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())

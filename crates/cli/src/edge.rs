@@ -54,6 +54,10 @@ pub struct EdgeArgs {
     /// Threads that write to stream subscribers; 0 for two per core.
     #[arg(long, value_name = "N", default_value_t = 0)]
     fanout_threads: usize,
+    /// Connections one client address may hold open at once; more are refused with 429 as
+    /// they arrive. 0 for no limit. Default: an eighth of the open-file limit, at least 64.
+    #[arg(long, value_name = "N", env = "TRYVOGA_MAX_CONNS_PER_IP")]
+    max_conns_per_ip: Option<usize>,
     /// Answer every read through the router, none from the front door's per-state bytes (to
     /// compare the two).
     #[arg(long, hide = true)]
@@ -87,6 +91,8 @@ pub fn run(args: EdgeArgs) -> Result<()> {
             Arc::new(Open),
             args.fanout_threads,
         );
+        edge.conn_limit
+            .set_max(tryvoga::server::conns_per_ip(args.max_conns_per_ip));
         let following = Arc::clone(&source);
         let reads = Arc::new(EdgeReads {
             registry,

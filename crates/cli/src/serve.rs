@@ -49,6 +49,10 @@ pub struct ServeArgs {
         env = "TRYVOGA_FANOUT_THREADS"
     )]
     fanout_threads: usize,
+    /// Connections one client address may hold open at once; more are refused with 429 as
+    /// they arrive. 0 for no limit. Default: an eighth of the open-file limit, at least 64.
+    #[arg(long, value_name = "N", env = "TRYVOGA_MAX_CONNS_PER_IP")]
+    max_conns_per_ip: Option<usize>,
     /// Relay every committed event to this NATS server's JetStream stream, for edges
     /// (`tryvoga edge`) to follow: e.g. nats://127.0.0.1:4222. Every node of a record may
     /// relay; the stream takes each event once, in order.
@@ -76,6 +80,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
                     rate_limit_per_minute: args.compat_rate_limit,
                 },
                 fanout_threads: args.fanout_threads,
+                max_conns_per_ip: tryvoga::server::conns_per_ip(args.max_conns_per_ip),
             },
             outputs,
         )

@@ -26,6 +26,8 @@ pub struct Options {
     /// Threads that write to stream subscribers, apart from the ones serving requests; 0 for
     /// two per core.
     pub fanout_threads: usize,
+    /// Connections one client address may hold open; 0 for no limit.
+    pub max_conns_per_ip: usize,
 }
 
 impl Default for Options {
@@ -34,6 +36,7 @@ impl Default for Options {
             public_reads: true,
             compat: CompatOptions::default(),
             fanout_threads: 0,
+            max_conns_per_ip: 0,
         }
     }
 }
@@ -113,6 +116,7 @@ pub fn open_with(
         Arc::new(reads.clone()),
         options.fanout_threads,
     );
+    edge.conn_limit.set_max(options.max_conns_per_ip);
     let outputs = Outputs::new(outputs, key, store.clone(), Arc::clone(&events), registry);
     let api = Arc::new(App {
         store: store.clone(),
@@ -203,6 +207,21 @@ pub async fn serve(
 /// within a second) would otherwise overflow the accept queue, and each dropped SYN costs its
 /// client a one-second retransmission. With `share_port`, other processes may bind the same
 /// address (`SO_REUSEPORT`) and the kernel hands each new connection to one of them.
+/// The connections per client address `--max-conns-per-ip` allows unless told: an eighth
+/// of the descriptors this process may open, so that no one address can take them all (at
+/// least 64, so a household behind one NAT or a busy proxy is not cut off).
+pub fn default_conns_per_ip() -> usize {
+    let files = rustix::process::getrlimit(rustix::process::Resource::Nofile)
+        .current
+        .unwrap_or(1 << 20);
+    usize::try_from(files / 8).unwrap_or(usize::MAX).max(64)
+}
+
+/// `--max-conns-per-ip` as given (0: no limit), or the default.
+pub fn conns_per_ip(given: Option<usize>) -> usize {
+    given.unwrap_or_else(default_conns_per_ip)
+}
+
 pub fn bind(
     addr: std::net::SocketAddr,
     share_port: bool,

@@ -713,3 +713,89 @@ fn the_listen_backlog_holds_a_reconnecting_crowd() {
         "backlog {backlog}: SYNs would be dropped under a crowd"
     );
 }
+
+/// A plain `GET path` from the loopback address `source`, its whole answer.
+fn get_from(source: std::net::Ipv4Addr, server: &Server, path: &str) -> String {
+    use std::io::{Read, Write};
+    let target: std::net::SocketAddr = server
+        .base
+        .trim_start_matches("http://")
+        .parse()
+        .expect("the server's address");
+    let socket =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("a socket");
+    socket
+        .bind(&std::net::SocketAddr::from((source, 0)).into())
+        .expect("bind the source address");
+    socket.connect(&target.into()).expect("connect");
+    let mut stream: std::net::TcpStream = socket.into();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nhost: t\r\nconnection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer
+}
+
+#[test]
+fn one_address_holding_stalled_bodies_cannot_keep_others_from_being_answered() {
+    use std::io::{ErrorKind, Read, Write};
+    // The attack as it was found: a server that may open 1,024 files, and 1,100 connections
+    // from one address, each a POST head announcing 60,000 bytes followed by one byte.
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with_file_limit(&dir.path().join("t.db"), &[], 1024);
+    let addr = server.base.trim_start_matches("http://").to_string();
+    let mut stalled = Vec::new();
+    for _ in 0..1100 {
+        let Ok(mut s) = std::net::TcpStream::connect(&addr) else {
+            continue;
+        };
+        let _ = s.write_all(
+            b"POST /api/v1/alerts HTTP/1.1\r\nhost: t\r\ncontent-type: application/json\r\n\
+              content-length: 60000\r\n\r\n{",
+        );
+        stalled.push(s);
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let (mut held, mut refused_429, mut cut) = (0, 0, 0);
+    for s in &mut stalled {
+        s.set_nonblocking(true).unwrap();
+        let mut buf = [0u8; 512];
+        match s.read(&mut buf) {
+            Err(e) if e.kind() == ErrorKind::WouldBlock => held += 1,
+            Ok(n) if buf[..n].starts_with(b"HTTP/1.1 429") => refused_429 += 1,
+            _ => cut += 1,
+        }
+    }
+    println!("1,100 stalled bodies: {held} held open, {refused_429} answered 429, {cut} cut");
+    // The default: an eighth of the 1,024 descriptors.
+    assert_eq!(held, 128, "429: {refused_429}, cut: {cut}");
+    assert!(
+        refused_429 > 900,
+        "the rest are told why: {refused_429} of {}",
+        1100 - held
+    );
+
+    // Another address is answered at once, while the stalled ones still hold their slots.
+    let started = Instant::now();
+    let answer = get_from([127, 0, 0, 2].into(), &server, "/api/v1/alerts/active");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    let answer = get_from([127, 0, 0, 1].into(), &server, "/api/v1/alerts/active");
+    assert!(answer.starts_with("HTTP/1.1 429"), "{answer}");
+
+    // The address gets its slots back as its connections go.
+    drop(stalled);
+    std::thread::sleep(Duration::from_millis(300));
+    let answer = get_from([127, 0, 0, 1].into(), &server, "/api/v1/alerts/active");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}

@@ -20,6 +20,8 @@ pub struct Handoff {
     pub stream: std::net::TcpStream,
     pub cursor: Cursor,
     pub wire: Wire,
+    /// Its address's connection slot, held for as long as it is subscribed.
+    pub slot: Option<crate::limits::ConnSlot>,
 }
 
 /// The fan-out threads, one per ring of the hub. Dropping this ends them and closes every
@@ -92,6 +94,7 @@ async fn run(relay: Relay, mut arrivals: mpsc::UnboundedReceiver<Handoff>) {
                         stream,
                         cursor: handoff.cursor,
                         wire: handoff.wire,
+                        _slot: handoff.slot,
                     }
                     .run(),
                 );

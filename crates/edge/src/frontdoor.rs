@@ -82,14 +82,21 @@ pub async fn serve_with(
                 continue;
             }
         };
+        let Some(slot) = edge.conn_limit.admit(peer.ip()) else {
+            // Refused before anything is read, so a crowd from one address costs a write each.
+            let _ = stream.try_write(crate::limits::REFUSAL);
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         // Weak: a keep-alive connection outliving `serve` must not keep the fan-out threads
         // (and every subscriber on them) alive.
         let (edge, router, fanout) = (edge.clone(), router.clone(), Arc::downgrade(&fanout));
         let hot = hot.clone();
         tokio::spawn(async move {
+            // Held by this task, or by the subscriber it becomes.
+            let slot = Some(slot);
             match (classify(&stream).await, hot) {
-                (Some(wire), _) => Box::pin(stream_request(stream, edge, wire, fanout)).await,
+                (Some(wire), _) => Box::pin(stream_request(stream, edge, wire, fanout, slot)).await,
                 (None, Some(hot)) => Box::pin(serve_hot(stream, peer, router, hot)).await,
                 (None, None) => Box::pin(serve_http(stream, peer, router)).await,
             }
@@ -387,6 +394,7 @@ async fn stream_request(
     edge: Arc<Edge>,
     wire: Wire,
     fanout: std::sync::Weak<Fanout>,
+    slot: Option<crate::limits::ConnSlot>,
 ) {
     match open(&mut stream, &edge, wire).await {
         Ok((ring, cursor)) => match (fanout.upgrade(), stream.into_std()) {
@@ -399,6 +407,7 @@ async fn stream_request(
                     stream,
                     cursor,
                     wire,
+                    slot,
                 },
             ),
             (Some(_), Err(e)) => {

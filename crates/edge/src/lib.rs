@@ -13,6 +13,7 @@ pub mod frontdoor;
 pub mod gate;
 pub mod hot;
 pub mod hub;
+pub mod limits;
 pub mod protocol;
 pub mod replica;
 mod subscriber;
@@ -34,6 +35,8 @@ pub struct Edge {
     pub source: Arc<dyn EventSource>,
     pub registry: &'static Registry,
     pub gate: Arc<dyn ReadGate>,
+    /// Open connections per client address (`--max-conns-per-ip`); none until set.
+    pub conn_limit: limits::ConnLimit,
 }
 
 impl Edge {
@@ -59,6 +62,7 @@ impl Edge {
             source,
             registry,
             gate,
+            conn_limit: limits::ConnLimit::default(),
         })
     }
 

@@ -27,6 +27,8 @@ pub struct Subscriber {
     pub stream: TcpStream,
     pub cursor: Cursor,
     pub wire: Wire,
+    /// Given back when the subscriber ends.
+    pub _slot: Option<crate::limits::ConnSlot>,
 }
 
 enum Ended {

@@ -27,7 +27,18 @@ impl Server {
     }
 
     pub fn start_with(db: &Path, extra: &[&str]) -> Server {
-        let mut child = Command::new(BIN)
+        Server::start_command(Command::new(BIN), db, extra)
+    }
+
+    /// The server as a process that may open at most `files` descriptors (`prlimit`).
+    pub fn start_with_file_limit(db: &Path, extra: &[&str], files: u64) -> Server {
+        let mut command = Command::new("prlimit");
+        command.arg(format!("--nofile={files}:{files}")).arg(BIN);
+        Server::start_command(command, db, extra)
+    }
+
+    fn start_command(mut command: Command, db: &Path, extra: &[&str]) -> Server {
+        let mut child = command
             .args(["serve", "--listen", "127.0.0.1:0", "--db"])
             .arg(db)
             .args(extra)
