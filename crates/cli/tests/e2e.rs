@@ -1,5 +1,8 @@
 //! End-to-end: the real binary, a fresh database, and the behaviour an issuer and a subscriber
 //! see through the native API and the command line.
+//!
+//! Longer than most files, on purpose: each test is one scenario a user would notice, against
+//! one real binary, sharing this file's few helpers; split by topic they would repeat them.
 
 mod common;
 

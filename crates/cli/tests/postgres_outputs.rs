@@ -6,6 +6,9 @@
 //! mosquitto. Every wait is bounded; the servers, the receiver, the broker and the database
 //! are stopped, pass or fail, by their guards. The tests take turns: each measures a
 //! takeover, which two at once on a small machine would slow.
+//!
+//! Over 600 lines because the receiver, the broker guard and the cluster are set up here once
+//! for both takeovers; the two tests then read as scenarios.
 
 mod common;
 

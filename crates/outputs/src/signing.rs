@@ -1,5 +1,7 @@
 //! Signed events and signed CAP messages: the server's Ed25519 key, the canonical bytes an
-//! event signature covers, and the checks `tryvoga verify` and devices run offline.
+//! event signature covers, and the checks `tryvoga verify` and devices run offline. A little
+//! over 600 lines, most of it the documentation below and the tests of every check: the
+//! signing and the checking of one format stay in one file so they cannot drift apart.
 //!
 //! # The key
 //! One Ed25519 key per record, made by whatever first writes the record (`serve`, or a command
