@@ -84,6 +84,12 @@ pub struct PgQueries {
     idle: Mutex<Vec<(Client, Instant)>>,
 }
 
+/// Whether a read's connection died under it.
+enum Lost {
+    Nothing,
+    Connection,
+}
+
 /// Idle read connections kept beyond this are closed.
 const MAX_IDLE: usize = 8;
 
@@ -97,15 +103,33 @@ const RECHECK_AFTER: Duration = Duration::from_millis(500);
 impl PgQueries {
     fn with<T: Send>(
         &self,
-        f: impl FnOnce(&mut Client) -> Result<T, StoreError> + Send,
+        f: impl FnMut(&mut Client) -> Result<T, StoreError> + Send,
     ) -> Result<T, StoreError> {
         off_runtime(|| self.with_here(f))
     }
 
+    /// Runs a read on a pooled connection. A read that failed because its connection had
+    /// died (the server restarted since it was last used, within [`RECHECK_AFTER`]) is run
+    /// once more on a new one: reads change nothing, and the rest of the pool died with it.
     fn with_here<T>(
         &self,
-        f: impl FnOnce(&mut Client) -> Result<T, StoreError>,
+        mut f: impl FnMut(&mut Client) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
+        match self.once(&mut f)? {
+            (Err(_), Lost::Connection) => {
+                self.idle.lock().map_err(|_| StoreError::Poisoned)?.clear();
+                self.once(&mut f)?.0
+            }
+            (result, _) => result,
+        }
+    }
+
+    /// The read's result, and whether its connection was lost under it; the outer error is
+    /// the pool's own.
+    fn once<T>(
+        &self,
+        f: &mut impl FnMut(&mut Client) -> Result<T, StoreError>,
+    ) -> Result<(Result<T, StoreError>, Lost), StoreError> {
         let taken = self.idle.lock().map_err(|_| StoreError::Poisoned)?.pop();
         let mut client = match taken {
             Some((c, _)) if c.is_closed() => self.connector.connect()?,
@@ -124,13 +148,14 @@ impl PgQueries {
             None => self.connector.connect()?,
         };
         let result = f(&mut client);
-        if !client.is_closed() {
-            let mut idle = self.idle.lock().map_err(|_| StoreError::Poisoned)?;
-            if idle.len() < MAX_IDLE {
-                idle.push((client, Instant::now()));
-            }
+        if client.is_closed() {
+            return Ok((result, Lost::Connection));
         }
-        result
+        let mut idle = self.idle.lock().map_err(|_| StoreError::Poisoned)?;
+        if idle.len() < MAX_IDLE {
+            idle.push((client, Instant::now()));
+        }
+        Ok((result, Lost::Nothing))
     }
 }
 
