@@ -284,7 +284,9 @@ pub mod schema {
             .required("id");
         AllOfBuilder::new()
             .item(id)
-            .item(RefOr::Ref(utoipa::openapi::Ref::from_schema_name(T::name())))
+            .item(RefOr::Ref(
+                utoipa::openapi::Ref::from_schema_name(T::name()),
+            ))
             .into()
     }
 
