@@ -92,6 +92,7 @@ struct StreamParams {
         (status = 400, description = "A malformed or unknown query parameter, a bad position or type, or an ambiguous region.", body = ErrorBody),
         (status = 401, description = "Reads are private and no live token was sent.", body = ErrorBody),
         (status = 404, description = "No such region (with `candidates`).", body = ErrorBody),
+        (status = 422, description = "An unknown alert type.", body = ErrorBody),
     )
 )]
 #[allow(dead_code)]
@@ -108,6 +109,7 @@ fn stream() {}
         (status = 426, description = "Not a WebSocket handshake: no `Upgrade: websocket` or `Sec-WebSocket-Key`.", body = ErrorBody),
         (status = 401, description = "Reads are private and no live token was sent.", body = ErrorBody),
         (status = 404, description = "No such region (with `candidates`).", body = ErrorBody),
+        (status = 422, description = "An unknown alert type.", body = ErrorBody),
     )
 )]
 #[allow(dead_code)]
