@@ -20,6 +20,7 @@ const ADMINS: &[Role] = &[Role::Admin];
 /// `POST /api/v1/tokens`.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "kyiv-duty", "role": "issuer", "regions": ["Kyiv oblast", 31]}))]
 pub(crate) struct CreateBody {
     /// Unique among live tokens.
     name: String,

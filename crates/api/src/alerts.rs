@@ -26,6 +26,7 @@ const ISSUERS: &[Role] = &[Role::Admin, Role::Issuer];
 /// `POST /api/v1/alerts`. Words (type, level, status) are taken in any case.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"region": "Kyiv oblast", "type": "air_raid", "level": "red"}))]
 pub(crate) struct StartBody {
     #[schema(value_type = crate::openapi::RegionInput)]
     region: Value,
@@ -56,6 +57,7 @@ pub(crate) struct UpdateBody {
 /// `POST /api/v1/alerts/{id}/cancel`.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"reason": "sensor fault"}))]
 pub(crate) struct CancelBody {
     /// Why it was a false alarm.
     reason: String,
@@ -232,7 +234,7 @@ pub async fn start(
     patch, path = "/api/v1/alerts/{id}", tag = "alerts",
     security(("bearer" = [])),
     params(
-        ("id" = u64, Path, description = "The alert's id."),
+        ("id" = u64, Path, description = "The alert's id.", example = 1),
         ("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key gets the first answer again."),
     ),
     request_body(content = UpdateBody, content_type = "application/json"),
@@ -277,7 +279,7 @@ pub async fn update(
     post, path = "/api/v1/alerts/{id}/end", tag = "alerts",
     security(("bearer" = [])),
     params(
-        ("id" = u64, Path, description = "The alert's id."),
+        ("id" = u64, Path, description = "The alert's id.", example = 1),
         ("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key gets the first answer again."),
     ),
     request_body(content = Option<EndBody>, content_type = "application/json", description = "Nothing, or any JSON object."),
@@ -316,7 +318,7 @@ pub async fn end(
     post, path = "/api/v1/alerts/{id}/cancel", tag = "alerts",
     security(("bearer" = [])),
     params(
-        ("id" = u64, Path, description = "The alert's id."),
+        ("id" = u64, Path, description = "The alert's id.", example = 1),
         ("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key gets the first answer again."),
     ),
     request_body(content = CancelBody, content_type = "application/json"),
@@ -519,7 +521,7 @@ fn cached(status: StatusCode, etag: &str, last_modified: DateTime<Utc>, body: By
 #[utoipa::path(
     get, path = "/api/v1/alerts/{id}", tag = "alerts", operation_id = "get_alert",
     security((), ("bearer" = [])),
-    params(("id" = u64, Path, description = "The alert's id.")),
+    params(("id" = u64, Path, description = "The alert's id.", example = 1)),
     responses(
         (status = 200, description = "The alert.", body = Alert),
         (status = 400, description = "The id is not a whole number.", body = crate::openapi::ErrorBody),

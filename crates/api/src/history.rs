@@ -324,8 +324,10 @@ mod csv_tests {
 pub struct PeriodQuery {
     /// The period's start, an RFC 3339 time or a date `YYYY-MM-DD`; a year before `to` by
     /// default.
+    #[param(example = "2026-01-01")]
     from: Option<String>,
     /// The period's end (excluded); now by default.
+    #[param(example = "2026-12-31")]
     to: Option<String>,
     /// One alert type; all by default.
     #[serde(rename = "type")]
@@ -367,7 +369,7 @@ async fn region_stats(
 #[utoipa::path(
     get, path = "/api/v1/regions/{region}/stats", tag = "history",
     security((), ("bearer" = [])),
-    params(("region" = String, Path, description = "An id, KATOTTG or ISO code, or a name."), PeriodQuery),
+    params(("region" = String, Path, description = "An id, KATOTTG or ISO code, or a name.", example = "14"), PeriodQuery),
     responses(
         (status = 200, description = "The region's figures over the period.", body = tryvoga_history::figures::RegionStats),
         (status = 400, description = "A malformed or unknown query parameter, `region` in the query, a bad period, or an ambiguous region (with `candidates`).", body = crate::openapi::ErrorBody),
@@ -402,7 +404,7 @@ async fn draw(chart: Chart) -> Result<Response, ApiError> {
 #[utoipa::path(
     get, path = "/api/v1/regions/{region}/charts/monthly.svg", tag = "charts",
     security((), ("bearer" = [])),
-    params(("region" = String, Path, description = "An id, KATOTTG or ISO code, or a name."), PeriodQuery),
+    params(("region" = String, Path, description = "An id, KATOTTG or ISO code, or a name.", example = "14"), PeriodQuery),
     responses(
         (status = 200, description = "Hours under alert per month.", content_type = "image/svg+xml", body = String),
         (status = 400, description = "A malformed or unknown query parameter, a bad period or region, or nothing to draw.", body = crate::openapi::ErrorBody),

@@ -162,7 +162,7 @@ pub fn list_answer(registry: &Registry, q: &ListQuery) -> Result<RegionList, Api
 #[utoipa::path(
     get, path = "/api/v1/regions/{region}", tag = "regions", operation_id = "get_region",
     security((), ("bearer" = [])),
-    params(("region" = String, Path, description = "An id, KATOTTG or ISO code, or a name.")),
+    params(("region" = String, Path, description = "An id, KATOTTG or ISO code, or a name.", example = "14")),
     responses(
         (status = 200, description = "The region, its status and the active alerts touching it.", body = RegionDetail),
         (status = 400, description = "The name could mean several regions (with `candidates`), or the path is not UTF-8.", body = crate::openapi::ErrorBody),

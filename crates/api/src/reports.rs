@@ -196,8 +196,10 @@ pub async fn post_threat(
 pub struct ReportQuery {
     /// The period's start, an RFC 3339 time or a date `YYYY-MM-DD`; a year before `to` by
     /// default.
+    #[param(example = "2026-01-01")]
     from: Option<String>,
     /// The period's end (excluded); now by default.
+    #[param(example = "2026-12-31")]
     to: Option<String>,
     /// At most this many reports (1 to 10000, 1000 by default); reports only.
     #[param(minimum = 1, maximum = 10000)]
