@@ -7,11 +7,12 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use tryvoga_core::{
     Actor, Alert, AlertId, AlertLevel, AlertStatus, AlertType, Command, RegionId, Role,
 };
+use utoipa::{IntoParams, ToSchema};
 
 use std::sync::Arc;
 
@@ -22,30 +23,57 @@ use crate::error::ApiError;
 
 const ISSUERS: &[Role] = &[Role::Admin, Role::Issuer];
 
-#[derive(Deserialize)]
+/// `POST /api/v1/alerts`. Words (type, level, status) are taken in any case.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct StartBody {
+#[schema(example = json!({"region": "Kyiv oblast", "type": "air_raid", "level": "red"}))]
+pub(crate) struct StartBody {
+    #[schema(value_type = crate::openapi::RegionInput)]
     region: Value,
     #[serde(rename = "type")]
+    #[schema(value_type = AlertType)]
     alert_type: String,
+    /// None by default.
+    #[schema(value_type = Option<AlertLevel>)]
     level: Option<String>,
+    /// `actual` by default.
+    #[schema(value_type = Option<AlertStatus>)]
     status: Option<String>,
     note: Option<String>,
 }
 
-#[derive(Deserialize)]
+/// `PATCH /api/v1/alerts/{id}`: a field left out is kept, a field set to null is cleared.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct UpdateBody {
+pub(crate) struct UpdateBody {
     #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<AlertLevel>)]
     level: Option<Option<String>>,
     #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<String>)]
     note: Option<Option<String>>,
 }
 
-#[derive(Deserialize)]
+/// `POST /api/v1/alerts/{id}/cancel`.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CancelBody {
+#[schema(example = json!({"reason": "sensor fault"}))]
+pub(crate) struct CancelBody {
+    /// Why it was a false alarm.
     reason: String,
+}
+
+/// `POST /api/v1/alerts/{id}/end` takes no body, or any JSON object (its members are ignored).
+#[derive(ToSchema)]
+pub(crate) struct EndBody {}
+
+/// `GET /api/v1/alerts/active`.
+#[derive(Serialize, ToSchema)]
+pub struct ActiveAlerts<'a> {
+    /// The log position the answer reflects.
+    pub seq: u64,
+    #[schema(value_type = Vec<Alert>)]
+    pub alerts: Vec<&'a Alert>,
 }
 
 /// Tells a field set to `null` (clear it) from a field left out (keep it).
@@ -157,6 +185,26 @@ async fn prepare<T>(
     }
 }
 
+/// Raise an alert.
+#[utoipa::path(
+    post, path = "/api/v1/alerts", tag = "alerts", operation_id = "start_alert",
+    security(("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key gets the first answer again (1 to 200 visible ASCII characters).")),
+    request_body(content = StartBody, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Raised; durable in the log.", body = Alert,
+            headers(("Location" = String, description = "The alert's URL"))),
+        (status = 200, description = "The first answer to this Idempotency-Key, again.", body = Alert),
+        (status = 400, description = "Malformed JSON, an empty body, a bad Idempotency-Key, or an ambiguous region name (with `candidates`).", body = crate::openapi::ErrorBody),
+        (status = 401, description = "No token, or an unknown or revoked one.", body = crate::openapi::ErrorBody),
+        (status = 403, description = "A reader token, or a region out of the issuer's scope.", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such region (with `candidates`).", body = crate::openapi::ErrorBody),
+        (status = 409, description = "The same type is already active on the region (with the `alert`).", body = crate::openapi::ErrorBody),
+        (status = 413, description = "The body is larger than 64 KiB.", body = crate::openapi::ErrorBody),
+        (status = 422, description = "A field is missing, unknown or of the wrong type or word; or the Idempotency-Key was used for another request.", body = crate::openapi::ErrorBody),
+        (status = 503, description = "The record could not be written; nothing was changed.", body = crate::openapi::ErrorBody),
+    )
+)]
 pub async fn start(
     State(app): State<SharedApp>,
     headers: HeaderMap,
@@ -181,6 +229,27 @@ pub async fn start(
     execute(&app, actor, command, key, true).await
 }
 
+/// Change an alert's level or note.
+#[utoipa::path(
+    patch, path = "/api/v1/alerts/{id}", tag = "alerts",
+    security(("bearer" = [])),
+    params(
+        ("id" = u64, Path, description = "The alert's id.", example = 1),
+        ("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key gets the first answer again."),
+    ),
+    request_body(content = UpdateBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Done; durable in the log. The alert as it is now.", body = Alert),
+        (status = 400, description = "A bad id, malformed JSON, an empty body where one is needed, or a bad Idempotency-Key.", body = crate::openapi::ErrorBody),
+        (status = 401, description = "No token, or an unknown or revoked one.", body = crate::openapi::ErrorBody),
+        (status = 403, description = "A reader token, or an alert out of the issuer's scope.", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No alert has that id.", body = crate::openapi::ErrorBody),
+        (status = 409, description = "The alert has already ended.", body = crate::openapi::ErrorBody),
+        (status = 413, description = "The body is larger than 64 KiB.", body = crate::openapi::ErrorBody),
+        (status = 422, description = "A field is missing, unknown or of the wrong type or word.", body = crate::openapi::ErrorBody),
+        (status = 503, description = "The record could not be written; nothing was changed.", body = crate::openapi::ErrorBody),
+    )
+)]
 pub async fn update(
     State(app): State<SharedApp>,
     id: Result<Path<u64>, PathRejection>,
@@ -205,6 +274,27 @@ pub async fn update(
     execute(&app, actor, command, key, false).await
 }
 
+/// End an alert.
+#[utoipa::path(
+    post, path = "/api/v1/alerts/{id}/end", tag = "alerts",
+    security(("bearer" = [])),
+    params(
+        ("id" = u64, Path, description = "The alert's id.", example = 1),
+        ("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key gets the first answer again."),
+    ),
+    request_body(content = Option<EndBody>, content_type = "application/json", description = "Nothing, or any JSON object."),
+    responses(
+        (status = 200, description = "Done; durable in the log. The alert as it is now.", body = Alert),
+        (status = 400, description = "A bad id, malformed JSON, an empty body where one is needed, or a bad Idempotency-Key.", body = crate::openapi::ErrorBody),
+        (status = 401, description = "No token, or an unknown or revoked one.", body = crate::openapi::ErrorBody),
+        (status = 403, description = "A reader token, or an alert out of the issuer's scope.", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No alert has that id.", body = crate::openapi::ErrorBody),
+        (status = 409, description = "The alert has already ended.", body = crate::openapi::ErrorBody),
+        (status = 413, description = "The body is larger than 64 KiB.", body = crate::openapi::ErrorBody),
+        (status = 422, description = "A field is missing, unknown or of the wrong type or word.", body = crate::openapi::ErrorBody),
+        (status = 503, description = "The record could not be written; nothing was changed.", body = crate::openapi::ErrorBody),
+    )
+)]
 pub async fn end(
     State(app): State<SharedApp>,
     id: Result<Path<u64>, PathRejection>,
@@ -213,9 +303,9 @@ pub async fn end(
 ) -> Result<Response, ApiError> {
     let id = alert_id(id)?;
     let (actor, command, key) = prepare(&app, &headers, "end_alert", body, |_, bytes| {
-        // An empty body or `{}` are both fine: ending needs nothing more.
+        // An empty body, `null` or an object are all fine: ending needs nothing more.
         if !bytes.iter().all(u8::is_ascii_whitespace) {
-            let _: serde_json::Map<String, Value> = parse_json(bytes)?;
+            let _: Option<serde_json::Map<String, Value>> = parse_json(bytes)?;
         }
         Ok(Command::EndAlert { id: AlertId(id) })
     })
@@ -223,6 +313,27 @@ pub async fn end(
     execute(&app, actor, command, key, false).await
 }
 
+/// Cancel an alert as a false alarm.
+#[utoipa::path(
+    post, path = "/api/v1/alerts/{id}/cancel", tag = "alerts",
+    security(("bearer" = [])),
+    params(
+        ("id" = u64, Path, description = "The alert's id.", example = 1),
+        ("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key gets the first answer again."),
+    ),
+    request_body(content = CancelBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Done; durable in the log. The alert as it is now.", body = Alert),
+        (status = 400, description = "A bad id, malformed JSON, an empty body where one is needed, or a bad Idempotency-Key.", body = crate::openapi::ErrorBody),
+        (status = 401, description = "No token, or an unknown or revoked one.", body = crate::openapi::ErrorBody),
+        (status = 403, description = "A reader token, or an alert out of the issuer's scope.", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No alert has that id.", body = crate::openapi::ErrorBody),
+        (status = 409, description = "The alert has already ended.", body = crate::openapi::ErrorBody),
+        (status = 413, description = "The body is larger than 64 KiB.", body = crate::openapi::ErrorBody),
+        (status = 422, description = "A field is missing, unknown or of the wrong type or word.", body = crate::openapi::ErrorBody),
+        (status = 503, description = "The record could not be written; nothing was changed.", body = crate::openapi::ErrorBody),
+    )
+)]
 pub async fn cancel(
     State(app): State<SharedApp>,
     id: Result<Path<u64>, PathRejection>,
@@ -241,16 +352,40 @@ pub async fn cancel(
     execute(&app, actor, command, key, false).await
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ActiveQuery {
+    /// Only alerts of this status (drills are `exercise` and `test`).
+    #[param(value_type = Option<AlertStatus>)]
     status: Option<String>,
+    /// Only alerts of this type.
     #[serde(rename = "type")]
+    #[param(value_type = Option<AlertType>)]
     alert_type: Option<String>,
 }
 
 /// The active alerts with the log position they reflect. Conditional requests are answered
 /// with 304 so that devices polling every few seconds cost next to nothing.
+/// The active alerts.
+#[utoipa::path(
+    get, path = "/api/v1/alerts/active", tag = "alerts",
+    security((), ("bearer" = [])),
+    params(
+        ActiveQuery,
+        ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier answer."),
+        ("If-Modified-Since" = Option<String>, Header, description = "An HTTP date."),
+    ),
+    responses(
+        (status = 200, description = "The alerts under way, drills included unless filtered.", body = ActiveAlerts,
+            headers(("ETag" = String), ("Last-Modified" = String))),
+        (status = 304, description = "Nothing changed since the ETag or date sent."),
+        (status = 400, description = "A malformed or unknown query parameter.", body = crate::openapi::ErrorBody),
+        (status = 401, description = "Reads are private and no live token was sent.", body = crate::openapi::ErrorBody),
+        (status = 422, description = "An unknown status or type.", body = crate::openapi::ErrorBody),
+        (status = 503, description = "The record could not be read.", body = crate::openapi::ErrorBody),
+    )
+)]
 pub async fn active(
     State(app): State<SharedApp>,
     headers: HeaderMap,
@@ -312,7 +447,7 @@ fn active_body(
             .filter(|a| status.is_none_or(|s| a.status == s))
             .filter(|a| alert_type.is_none_or(|t| a.alert_type == t))
             .collect();
-        serde_json::to_vec(&json!({ "seq": seq, "alerts": alerts }))
+        serde_json::to_vec(&ActiveAlerts { seq, alerts })
             .map(Bytes::from)
             .map_err(|e| ApiError::internal(e.to_string()))
     })
@@ -381,6 +516,20 @@ fn cached(status: StatusCode, etag: &str, last_modified: DateTime<Utc>, body: By
     r
 }
 
+/// One alert as it is now. `/api/v1/alerts/{id}.cap` answers its CAP message instead (as
+/// `/api/v1/alerts/{id}/cap`).
+#[utoipa::path(
+    get, path = "/api/v1/alerts/{id}", tag = "alerts", operation_id = "get_alert",
+    security((), ("bearer" = [])),
+    params(("id" = u64, Path, description = "The alert's id.", example = 1)),
+    responses(
+        (status = 200, description = "The alert.", body = Alert),
+        (status = 400, description = "The id is not a whole number.", body = crate::openapi::ErrorBody),
+        (status = 401, description = "Reads are private and no live token was sent.", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No alert has that id.", body = crate::openapi::ErrorBody),
+        (status = 503, description = "The record could not be read.", body = crate::openapi::ErrorBody),
+    )
+)]
 pub async fn get_one(
     State(app): State<SharedApp>,
     id: Result<Path<u64>, PathRejection>,

@@ -14,6 +14,7 @@ use chrono::Utc;
 use serde::Deserialize;
 use tryvoga_core::{AlertId, Event, Origin};
 use tryvoga_outputs::cap::{self, CAP_TYPE, ENDED_IN_FEED_MS};
+use utoipa::IntoParams;
 
 use crate::app::SharedApp;
 use crate::error::ApiError;
@@ -58,19 +59,37 @@ fn seq_query(query: &str) -> Result<Option<u64>, ApiError> {
     Ok(seq)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct CapQuery {
+    /// One of the alert's messages, by the sequence number of its event; the latest by default.
     seq: Option<u64>,
 }
 
 /// `/api/v1/alerts/{id}/cap`.
+#[utoipa::path(
+    get, path = "/api/v1/alerts/{id}/cap", tag = "cap",
+    security((), ("bearer" = [])),
+    params(("id" = u64, Path, description = "The alert's id."), CapQuery),
+    responses(
+        (status = 200, description = "The alert's CAP 1.2 message, signed.", content_type = "application/cap+xml", body = String),
+        (status = 400, description = "The id is not a whole number, or a malformed or unknown query parameter.", body = crate::openapi::ErrorBody),
+        (status = 401, description = "Reads are private and no live token was sent.", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No alert has that id, or it has no message at `seq`.", body = crate::openapi::ErrorBody),
+        (status = 503, description = "The record could not be read.", body = crate::openapi::ErrorBody),
+    )
+)]
 pub async fn message(
     State(app): State<SharedApp>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    id: Result<Path<String>, axum::extract::rejection::PathRejection>,
     query: Result<Query<CapQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
+    let id = match crate::query::path_text(id) {
+        Ok(id) => id,
+        Err(e) => return e.into_response(),
+    };
     match query {
         Ok(Query(q)) => respond(cap_for(&app, &headers, &id, q.seq).await),
         Err(e) => ApiError::bad_request(e.body_text()).into_response(),
@@ -126,6 +145,15 @@ async fn cap_for(
 }
 
 /// `/feeds/cap.atom`.
+#[utoipa::path(
+    get, path = "/feeds/cap.atom", tag = "cap",
+    security((), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The latest message of every live alert and of those ended in the last hour.", content_type = "application/atom+xml", body = String),
+        (status = 401, description = "Reads are private and no live token was sent.", body = crate::openapi::ErrorBody),
+        (status = 503, description = "The record could not be read.", body = crate::openapi::ErrorBody),
+    )
+)]
 pub async fn atom(State(app): State<SharedApp>, headers: HeaderMap) -> Response {
     match atom_feed(&app, &headers).await {
         Ok(xml) => {

@@ -6,19 +6,47 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use tryvoga_bus::StoredEvent;
+use tryvoga_core::Event;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::app::SharedApp;
 use crate::error::ApiError;
 use crate::query::query;
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct EventsQuery {
+    /// Events after this sequence number (0 by default: from the start).
     after: Option<u64>,
+    /// At most this many (1 to 1000, 100 by default).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
 }
 
+/// A page of the log. The handler writes each event's stored JSON between these brackets
+/// as it is, so this type only describes the answer.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct EventsPage {
+    /// In sequence order, each with its `sig`.
+    events: Vec<Event>,
+    /// The log's last sequence number.
+    last_seq: u64,
+}
+
 /// `{"events":[...],"last_seq":N}`.
+#[utoipa::path(
+    get, path = "/api/v1/events", tag = "events",
+    security((), ("bearer" = [])),
+    params(EventsQuery),
+    responses(
+        (status = 200, description = "The events after `after`, as the log holds them.", body = EventsPage),
+        (status = 400, description = "A malformed or unknown query parameter, or a limit out of range.", body = crate::openapi::ErrorBody),
+        (status = 401, description = "Reads are private and no live token was sent.", body = crate::openapi::ErrorBody),
+        (status = 503, description = "The record could not be read.", body = crate::openapi::ErrorBody),
+    )
+)]
 pub async fn events(
     State(app): State<SharedApp>,
     headers: HeaderMap,

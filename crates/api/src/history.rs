@@ -3,22 +3,22 @@
 //! charts the web pages show, as SVG.
 
 use axum::Router;
-use axum::extract::rejection::QueryRejection;
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use tryvoga_charts::Chart;
 use tryvoga_core::{Alert, AlertType, Region};
 use tryvoga_history::figures;
 use tryvoga_store::{Cursor, HistoryQuery};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::app::SharedApp;
 use crate::error::ApiError;
-use crate::query::{one_type, parse_time, percent, period, read_query, types};
+use crate::query::{one_type, parse_time, path_text, percent, period, read_query, types};
 
 /// Stats, charts: `GET /api/v1/alerts` itself is routed beside the alert commands.
 pub fn routes() -> Router<SharedApp> {
@@ -36,21 +36,36 @@ pub fn routes() -> Router<SharedApp> {
 const MAX_JSON_PAGE: usize = 1000;
 const MAX_CSV_PAGE: usize = 50_000;
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Alerts on this region (an id, code or name).
     region: Option<String>,
     /// One type or several, comma-separated.
     #[serde(rename = "type")]
     alert_type: Option<String>,
+    /// Alerts that started at or after this RFC 3339 time or date `YYYY-MM-DD`.
     from: Option<String>,
+    /// Alerts that started before this RFC 3339 time or date.
     to: Option<String>,
+    /// 1 to 1000 as JSON (100 by default), up to 50000 as CSV.
+    #[param(minimum = 1, maximum = 50000)]
     limit: Option<usize>,
+    /// The `next_cursor` of the page before, unchanged.
     cursor: Option<String>,
     /// `descendants`: the region's raions and hromadas too.
     include: Option<String>,
     /// `json` (the default) or `csv`; wins over the Accept header.
     format: Option<String>,
+}
+
+/// A page of `GET /api/v1/alerts`, newest start first.
+#[derive(Serialize, ToSchema)]
+pub struct HistoryPage {
+    pub alerts: Vec<Alert>,
+    /// Pass back as `cursor` for the next page; null on the last.
+    pub next_cursor: Option<String>,
 }
 
 fn wants_csv(format: Option<&str>, headers: &HeaderMap) -> Result<bool, ApiError> {
@@ -69,6 +84,23 @@ fn wants_csv(format: Option<&str>, headers: &HeaderMap) -> Result<bool, ApiError
 
 /// Past and present alerts, newest start first, a page at a time: `next_cursor` (JSON) or the
 /// `Link: <...>; rel="next"` header (CSV) fetches the next page.
+#[utoipa::path(
+    get, path = "/api/v1/alerts", tag = "history", operation_id = "list_alerts",
+    security((), ("bearer" = [])),
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of alerts: JSON, or CSV with `format=csv` or `Accept: text/csv` (the next page in the `Link` header).",
+            content(
+                (HistoryPage = "application/json"),
+                (String = "text/csv"),
+            )),
+        (status = 400, description = "A malformed or unknown query parameter, a limit out of range, a bad cursor, period or format, or an ambiguous region (with `candidates`).", body = crate::openapi::ErrorBody),
+        (status = 401, description = "Reads are private and no live token was sent.", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such region (with `candidates`).", body = crate::openapi::ErrorBody),
+        (status = 422, description = "An unknown alert type.", body = crate::openapi::ErrorBody),
+        (status = 503, description = "The record could not be read.", body = crate::openapi::ErrorBody),
+    )
+)]
 pub async fn list(
     State(app): State<SharedApp>,
     headers: HeaderMap,
@@ -140,7 +172,11 @@ pub async fn list(
     let (alerts, next) = app.read(move |q| q.history(&hq)).await?;
     let next = next.map(|c| c.encode());
     if !csv {
-        return Ok(axum::Json(json!({ "alerts": alerts, "next_cursor": next })).into_response());
+        return Ok(axum::Json(HistoryPage {
+            alerts,
+            next_cursor: next,
+        })
+        .into_response());
     }
     let mut response = (
         [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
@@ -282,13 +318,22 @@ mod csv_tests {
     }
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct PeriodQuery {
+    /// The period's start, an RFC 3339 time or a date `YYYY-MM-DD`; a year before `to` by
+    /// default.
+    #[param(example = "2026-01-01")]
     from: Option<String>,
+    /// The period's end (excluded); now by default.
+    #[param(example = "2026-12-31")]
     to: Option<String>,
+    /// One alert type; all by default.
     #[serde(rename = "type")]
+    #[param(value_type = Option<AlertType>)]
     alert_type: Option<String>,
+    /// The heat map's region (the whole country by default); refused elsewhere.
     region: Option<String>,
 }
 
@@ -321,13 +366,27 @@ async fn region_stats(
 }
 
 /// Count, durations, time under alert, by month, hour and weekday (Kyiv time).
+#[utoipa::path(
+    get, path = "/api/v1/regions/{region}/stats", tag = "history",
+    security((), ("bearer" = [])),
+    params(("region" = String, Path, description = "An id, KATOTTG or ISO code, or a name.", example = "14"), PeriodQuery),
+    responses(
+        (status = 200, description = "The region's figures over the period.", body = tryvoga_history::figures::RegionStats),
+        (status = 400, description = "A malformed or unknown query parameter, `region` in the query, a bad period, or an ambiguous region (with `candidates`).", body = crate::openapi::ErrorBody),
+        (status = 401, description = "Reads are private and no live token was sent.", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such region (with `candidates`).", body = crate::openapi::ErrorBody),
+        (status = 422, description = "An unknown alert type.", body = crate::openapi::ErrorBody),
+        (status = 503, description = "The record could not be read.", body = crate::openapi::ErrorBody),
+    )
+)]
 pub async fn stats(
     State(app): State<SharedApp>,
-    Path(region_text): Path<String>,
+    region_text: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     q: Result<Query<PeriodQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let q = read_query(&app, &headers, q).await?;
+    let region_text = path_text(region_text)?;
     if q.region.is_some() {
         return Err(ApiError::bad_request(
             "the region is in the path, not the query",
@@ -342,18 +401,45 @@ async fn draw(chart: Chart) -> Result<Response, ApiError> {
 }
 
 /// Hours under alert per month for a region.
+#[utoipa::path(
+    get, path = "/api/v1/regions/{region}/charts/monthly.svg", tag = "charts",
+    security((), ("bearer" = [])),
+    params(("region" = String, Path, description = "An id, KATOTTG or ISO code, or a name.", example = "14"), PeriodQuery),
+    responses(
+        (status = 200, description = "Hours under alert per month.", content_type = "image/svg+xml", body = String),
+        (status = 400, description = "A malformed or unknown query parameter, a bad period or region, or nothing to draw.", body = crate::openapi::ErrorBody),
+        (status = 401, description = "Reads are private and no live token was sent.", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such region (with `candidates`).", body = crate::openapi::ErrorBody),
+        (status = 422, description = "An unknown alert type.", body = crate::openapi::ErrorBody),
+        (status = 503, description = "The record could not be read.", body = crate::openapi::ErrorBody),
+    )
+)]
 pub async fn monthly_svg(
     State(app): State<SharedApp>,
-    Path(region_text): Path<String>,
+    region_text: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     q: Result<Query<PeriodQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let q = read_query(&app, &headers, q).await?;
+    let region_text = path_text(region_text)?;
     let figures = region_stats(&app, &region_text, &q).await?;
     draw(figures::monthly_chart(&figures)).await
 }
 
 /// Alert starts by weekday and hour (Kyiv time), for `region=` or the whole country.
+#[utoipa::path(
+    get, path = "/api/v1/charts/heatmap.svg", tag = "charts",
+    security((), ("bearer" = [])),
+    params(PeriodQuery),
+    responses(
+        (status = 200, description = "Alert starts by weekday and hour, Kyiv time.", content_type = "image/svg+xml", body = String),
+        (status = 400, description = "A malformed or unknown query parameter, a bad period or region, or nothing to draw.", body = crate::openapi::ErrorBody),
+        (status = 401, description = "Reads are private and no live token was sent.", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such region (with `candidates`).", body = crate::openapi::ErrorBody),
+        (status = 422, description = "An unknown alert type.", body = crate::openapi::ErrorBody),
+        (status = 503, description = "The record could not be read.", body = crate::openapi::ErrorBody),
+    )
+)]
 pub async fn heatmap_svg(
     State(app): State<SharedApp>,
     headers: HeaderMap,
@@ -377,6 +463,19 @@ pub async fn heatmap_svg(
 }
 
 /// Oblasts ranked by hours under alert.
+#[utoipa::path(
+    get, path = "/api/v1/charts/oblasts.svg", tag = "charts",
+    security((), ("bearer" = [])),
+    params(PeriodQuery),
+    responses(
+        (status = 200, description = "Oblasts ranked by hours under alert.", content_type = "image/svg+xml", body = String),
+        (status = 400, description = "A malformed or unknown query parameter, a bad period or region, `region` given, or nothing to draw.", body = crate::openapi::ErrorBody),
+        (status = 401, description = "Reads are private and no live token was sent.", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such region (with `candidates`).", body = crate::openapi::ErrorBody),
+        (status = 422, description = "An unknown alert type.", body = crate::openapi::ErrorBody),
+        (status = 503, description = "The record could not be read.", body = crate::openapi::ErrorBody),
+    )
+)]
 pub async fn oblasts_svg(
     State(app): State<SharedApp>,
     headers: HeaderMap,

@@ -2,7 +2,8 @@
 //! into a core `Command` or a query of the record, and maps the answer back; no rule lives
 //! here (the core decides) and no SQL (reads go through the store's query traits). Also the
 //! endpoints of the outputs that are configured or read over HTTP: native webhooks, CAP
-//! messages and their feed, the event signing key.
+//! messages and their feed, the event signing key; and the OpenAPI document of it all
+//! (`openapi`).
 
 pub mod admin;
 pub mod alerts;
@@ -13,6 +14,7 @@ pub mod error;
 pub mod events;
 pub mod grants;
 pub mod history;
+pub mod openapi;
 pub mod ops;
 pub mod pages;
 pub mod query;
@@ -47,6 +49,7 @@ pub fn routes(app: SharedApp) -> Router {
         .route("/api/v1/regions", get(regions::list))
         .route("/api/v1/regions/{region}", get(regions::one))
         .route("/api/v1/events", get(events::events))
+        .route("/api/v1/openapi.json", get(openapi::document))
         .route(
             "/api/v1/tokens",
             post(admin::create_token).get(admin::list_tokens),
@@ -91,6 +94,11 @@ pub fn finish(routes: Router) -> Router {
         .layer(axum::middleware::from_fn(body::within_deadline))
 }
 
+/// The signing key.
+#[utoipa::path(
+    get, path = "/.well-known/tryvoga-key", tag = "ops",
+    responses((status = 200, description = "The Ed25519 key events and CAP messages are signed with.", body = openapi::SigningKeys))
+)]
 async fn public_key(State(app): State<SharedApp>) -> Response {
     axum::Json(app.outputs.key.public_document()).into_response()
 }

@@ -6,23 +6,47 @@ use std::sync::atomic::Ordering;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::app::SharedApp;
 
+/// `GET /healthz` of a serve node.
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    /// `ok`.
+    pub status: &'static str,
+    /// The log's last sequence number.
+    pub seq: u64,
+    pub uptime_seconds: u64,
+    /// Which node this is.
+    pub node: String,
+    /// How many outputs run here (the leases it holds; their names would tell anyone the
+    /// webhooks' ids and the compatibility tokens' names).
+    pub outputs_held: usize,
+}
+
+/// Whether the node is up.
+#[utoipa::path(
+    get, path = "/healthz", tag = "ops",
+    responses((status = 200, description = "Up.", body = Health))
+)]
 pub async fn healthz(State(app): State<SharedApp>) -> Response {
-    axum::Json(json!({
-        "status": "ok",
-        "seq": app.source.head(),
-        "uptime_seconds": app.started.elapsed().as_secs(),
-        // Which node this is, and how many outputs run here (the leases it holds; their
-        // names would tell anyone the webhooks' ids and the compatibility tokens' names).
-        "node": app.outputs.options.lease.node,
-        "outputs_held": app.outputs.held().len(),
-    }))
+    axum::Json(Health {
+        status: "ok",
+        seq: app.source.head(),
+        uptime_seconds: app.started.elapsed().as_secs(),
+        node: app.outputs.options.lease.node.clone(),
+        outputs_held: app.outputs.held().len(),
+    })
     .into_response()
 }
 
+/// Counters and gauges.
+#[utoipa::path(
+    get, path = "/metrics", tag = "ops",
+    responses((status = 200, description = "The Prometheus text format.", content_type = "text/plain; version=0.0.4", body = String))
+)]
 pub async fn metrics(State(app): State<SharedApp>) -> Response {
     let state = app.store.state();
     let hub = &app.edge.hub;

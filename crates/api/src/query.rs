@@ -2,8 +2,8 @@
 //! a 400 naming the parameter), periods `[from, to)` and the times in them, alert types, and
 //! charts drawn as SVG. History, statistics and reports parse their queries here, once.
 
-use axum::extract::Query;
-use axum::extract::rejection::QueryRejection;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
@@ -17,6 +17,13 @@ use crate::error::ApiError;
 pub fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
     q.map(|Query(q)| q)
         .map_err(|e| ApiError::bad_request(e.body_text()))
+}
+
+/// A path segment as text, or a 400 in the JSON error shape (axum's own answer to a segment
+/// that does not decode as UTF-8 is plain text).
+pub fn path_text(p: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
+    p.map(|Path(text)| text)
+        .map_err(|e| ApiError::bad_request(format!("the path: {}", e.body_text())))
 }
 
 /// The parsed query of a read, once the reader may read.

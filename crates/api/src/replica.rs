@@ -113,8 +113,9 @@ async fn regions(
 
 async fn region(
     State(reads): State<SharedEdge>,
-    Path(region): Path<String>,
+    region: Result<Path<String>, axum::extract::rejection::PathRejection>,
 ) -> Result<Response, ApiError> {
+    let region = crate::query::path_text(region)?;
     let region = reads.registry.resolve(&region)?;
     reads.ready()?;
     let view = reads.replica.view();

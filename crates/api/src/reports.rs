@@ -17,11 +17,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use tryvoga_charts::{Chart, NightBar};
-use tryvoga_core::report::Night;
+use tryvoga_core::report::recorded::schema::{RecordedAttackReport, RecordedThreat};
+use tryvoga_core::report::{AttackReport, Night, Recorded, Threat};
 use tryvoga_core::{Command, EventBody, Role};
+use tryvoga_store::StoredReport;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::app::{SharedApp, body_bytes, parse_json};
 use crate::error::ApiError;
@@ -53,6 +55,43 @@ fn build_threat(bytes: &[u8]) -> Result<Command, ApiError> {
     })
 }
 
+/// What `POST /api/v1/reports` and `POST /api/v1/threats` answer: the event that records it,
+/// with the report or the threat.
+#[derive(Serialize, ToSchema)]
+pub struct RecordedAnswer<'a> {
+    pub seq: u64,
+    /// `report.attack` or `threat.reported`.
+    pub kind: &'a str,
+    /// The content key of the source text.
+    pub id: &'a str,
+    pub recorded_at: DateTime<Utc>,
+    pub issuer: Option<&'a str>,
+    /// True when the same text was recorded before: this is that first event.
+    pub duplicate: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<RecordedAttackReport>)]
+    pub report: Option<&'a Recorded<AttackReport>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<RecordedThreat>)]
+    pub threat: Option<&'a Recorded<Threat>>,
+}
+
+/// `GET /api/v1/reports`.
+#[derive(Serialize, ToSchema)]
+pub struct ReportList {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub reports: Vec<StoredReport>,
+}
+
+/// `GET /api/v1/reports/nights`.
+#[derive(Serialize, ToSchema)]
+pub struct NightList {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub nights: Vec<Night>,
+}
+
 async fn record_one(
     app: SharedApp,
     headers: HeaderMap,
@@ -70,33 +109,30 @@ async fn record_one(
     };
     let accepted = app.command(actor, command, None).await?;
     let event = &accepted.event;
-    let (field, id, value) = match &event.body {
-        EventBody::ReportAttack { report } => ("report", &report.id, serde_json::to_value(report)),
-        EventBody::ThreatReported { threat } => {
-            ("threat", &threat.id, serde_json::to_value(threat))
-        }
+    let (id, report, threat) = match &event.body {
+        EventBody::ReportAttack { report } => (&report.id, Some(report.as_ref()), None),
+        EventBody::ThreatReported { threat } => (&threat.id, None, Some(threat)),
         _ => {
             return Err(ApiError::internal(
                 "a report command produced another event",
             ));
         }
     };
-    let value = value
-        .map_err(|e| ApiError::internal(format!("a recorded event did not serialise: {e}")))?;
     let status = if accepted.replayed {
         StatusCode::OK
     } else {
         StatusCode::CREATED
     };
-    let body = json!({
-        "seq": event.seq,
-        "kind": event.kind(),
-        "id": id,
-        "recorded_at": event.at,
-        "issuer": event.issuer,
-        "duplicate": accepted.replayed,
-        field: value,
-    });
+    let body = RecordedAnswer {
+        seq: event.seq,
+        kind: event.kind(),
+        id,
+        recorded_at: event.at,
+        issuer: event.issuer.as_deref(),
+        duplicate: accepted.replayed,
+        report,
+        threat,
+    };
     let mut response = (status, axum::Json(body)).into_response();
     if accepted.replayed {
         response
@@ -106,6 +142,22 @@ async fn record_one(
     Ok(response)
 }
 
+/// Record an attack report read from an official text.
+#[utoipa::path(
+    post, path = "/api/v1/reports", tag = "reports",
+    security(("bearer" = [])),
+    request_body(content = AttackReport, content_type = "application/json", description = "As `tryvoga ingest text --json` prints it."),
+    responses(
+        (status = 201, description = "Recorded; durable in the log.", body = RecordedAnswer),
+        (status = 200, description = "The same text was recorded before: the first event again (`Idempotent-Replay: true`).", body = RecordedAnswer),
+        (status = 400, description = "Malformed JSON or an empty body.", body = crate::openapi::ErrorBody),
+        (status = 401, description = "No token, or an unknown or revoked one.", body = crate::openapi::ErrorBody),
+        (status = 403, description = "A reader token.", body = crate::openapi::ErrorBody),
+        (status = 413, description = "The body is larger than 64 KiB.", body = crate::openapi::ErrorBody),
+        (status = 422, description = "A field is missing or of the wrong type, or what it says cannot be recorded (the field named).", body = crate::openapi::ErrorBody),
+        (status = 503, description = "The record could not be written; nothing was changed.", body = crate::openapi::ErrorBody),
+    )
+)]
 pub async fn post_report(
     State(app): State<SharedApp>,
     headers: HeaderMap,
@@ -114,6 +166,22 @@ pub async fn post_report(
     record_one(app, headers, body, "report_attack", build_report).await
 }
 
+/// Record a threat notice read from an official text.
+#[utoipa::path(
+    post, path = "/api/v1/threats", tag = "reports",
+    security(("bearer" = [])),
+    request_body(content = Threat, content_type = "application/json", description = "As `tryvoga ingest text --json` prints it."),
+    responses(
+        (status = 201, description = "Recorded; durable in the log.", body = RecordedAnswer),
+        (status = 200, description = "The same text was recorded before: the first event again (`Idempotent-Replay: true`).", body = RecordedAnswer),
+        (status = 400, description = "Malformed JSON or an empty body.", body = crate::openapi::ErrorBody),
+        (status = 401, description = "No token, or an unknown or revoked one.", body = crate::openapi::ErrorBody),
+        (status = 403, description = "A reader token.", body = crate::openapi::ErrorBody),
+        (status = 413, description = "The body is larger than 64 KiB.", body = crate::openapi::ErrorBody),
+        (status = 422, description = "A field is missing or of the wrong type, or what it says cannot be recorded (the field named).", body = crate::openapi::ErrorBody),
+        (status = 503, description = "The record could not be written; nothing was changed.", body = crate::openapi::ErrorBody),
+    )
+)]
 pub async fn post_threat(
     State(app): State<SharedApp>,
     headers: HeaderMap,
@@ -122,11 +190,19 @@ pub async fn post_threat(
     record_one(app, headers, body, "report_threat", build_threat).await
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ReportQuery {
+    /// The period's start, an RFC 3339 time or a date `YYYY-MM-DD`; a year before `to` by
+    /// default.
+    #[param(example = "2026-01-01")]
     from: Option<String>,
+    /// The period's end (excluded); now by default.
+    #[param(example = "2026-12-31")]
     to: Option<String>,
+    /// At most this many reports (1 to 10000, 1000 by default); reports only.
+    #[param(minimum = 1, maximum = 10000)]
     limit: Option<usize>,
 }
 
@@ -148,6 +224,17 @@ async fn nights_of(
 
 /// Reports whose attack (the report's period, else when it was recorded) falls in the period,
 /// oldest first.
+#[utoipa::path(
+    get, path = "/api/v1/reports", tag = "reports", operation_id = "list_reports",
+    security((), ("bearer" = [])),
+    params(ReportQuery),
+    responses(
+        (status = 200, description = "Reports whose attack falls in the period, oldest first.", body = ReportList),
+        (status = 400, description = "A malformed or unknown query parameter or a bad period, or a limit out of range.", body = crate::openapi::ErrorBody),
+        (status = 401, description = "Reads are private and no live token was sent.", body = crate::openapi::ErrorBody),
+        (status = 503, description = "The record could not be read.", body = crate::openapi::ErrorBody),
+    )
+)]
 pub async fn list(
     State(app): State<SharedApp>,
     headers: HeaderMap,
@@ -162,10 +249,26 @@ pub async fn list(
         )));
     }
     let found = app.read(move |q| q.reports(from, to, limit)).await?;
-    Ok(axum::Json(json!({ "from": from, "to": to, "reports": found })).into_response())
+    Ok(axum::Json(ReportList {
+        from,
+        to,
+        reports: found,
+    })
+    .into_response())
 }
 
 /// Launched, destroyed and suppressed per night and weapon class.
+#[utoipa::path(
+    get, path = "/api/v1/reports/nights", tag = "reports", operation_id = "list_nights",
+    security((), ("bearer" = [])),
+    params(ReportQuery),
+    responses(
+        (status = 200, description = "Launched, destroyed and suppressed per night (18:00 to 09:00 Kyiv) and weapon class.", body = NightList),
+        (status = 400, description = "A malformed or unknown query parameter or a bad period, or `limit` given.", body = crate::openapi::ErrorBody),
+        (status = 401, description = "Reads are private and no live token was sent.", body = crate::openapi::ErrorBody),
+        (status = 503, description = "The record could not be read.", body = crate::openapi::ErrorBody),
+    )
+)]
 pub async fn nights(
     State(app): State<SharedApp>,
     headers: HeaderMap,
@@ -176,7 +279,12 @@ pub async fn nights(
         return Err(ApiError::bad_request("nights take from and to, not limit"));
     }
     let (from, to, found) = nights_of(&app, &q).await?;
-    Ok(axum::Json(json!({ "from": from, "to": to, "nights": found })).into_response())
+    Ok(axum::Json(NightList {
+        from,
+        to,
+        nights: found,
+    })
+    .into_response())
 }
 
 /// The chart of launched against destroyed per night, for the command line and the server.
@@ -199,6 +307,18 @@ pub fn nights_chart(nights: &[Night], from: DateTime<Utc>, to: DateTime<Utc>) ->
     }
 }
 
+#[utoipa::path(
+    get, path = "/api/v1/charts/nights.svg", tag = "charts",
+    security((), ("bearer" = [])),
+    params(ReportQuery),
+    responses(
+        (status = 200, description = "Launched against destroyed per night.", content_type = "image/svg+xml", body = String),
+        (status = 400, description = "A malformed or unknown query parameter or a bad period.", body = crate::openapi::ErrorBody),
+        (status = 401, description = "Reads are private and no live token was sent.", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No night in the period has a report to draw.", body = crate::openapi::ErrorBody),
+        (status = 503, description = "The record could not be read.", body = crate::openapi::ErrorBody),
+    )
+)]
 pub async fn nights_svg(
     State(app): State<SharedApp>,
     headers: HeaderMap,

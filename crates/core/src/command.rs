@@ -8,6 +8,7 @@ use crate::report::{AttackReport, Threat};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Role {
     /// Manages tokens and may issue anywhere.
     Admin,

@@ -9,6 +9,7 @@ use crate::report::{AttackReport, Recorded, Threat};
 
 /// One entry of the append-only, gapless log.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Event {
     pub seq: u64,
     pub at: DateTime<Utc>,
@@ -25,6 +26,7 @@ pub struct Event {
 /// What happened. The tag is the event kind named in DESIGN.md.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum EventBody {
     #[serde(rename = "alert.started")]
     AlertStarted { alert: Alert },
@@ -36,11 +38,17 @@ pub enum EventBody {
     AlertCancelled { alert: Alert },
     /// A threat notice, with its content key as `id` (see `crate::report`).
     #[serde(rename = "threat.reported")]
-    ThreatReported { threat: Recorded<Threat> },
+    ThreatReported {
+        #[cfg_attr(feature = "openapi", schema(value_type = crate::report::recorded::schema::RecordedThreat))]
+        threat: Recorded<Threat>,
+    },
     /// An attack summary, with its content key as `id` (see `crate::report`). Boxed: a report
     /// is larger than any other event.
     #[serde(rename = "report.attack")]
-    ReportAttack { report: Box<Recorded<AttackReport>> },
+    ReportAttack {
+        #[cfg_attr(feature = "openapi", schema(value_type = crate::report::recorded::schema::RecordedAttackReport))]
+        report: Box<Recorded<AttackReport>>,
+    },
 }
 
 impl EventBody {

@@ -13,6 +13,7 @@ use crate::names::{LevelHint, normalise};
 /// `location_uid` for oblasts and raions).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RegionId(pub u32);
 
 impl fmt::Display for RegionId {
@@ -23,6 +24,7 @@ impl fmt::Display for RegionId {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Level {
     Oblast,
     Raion,
@@ -59,6 +61,7 @@ pub struct Region {
 
 /// The compact form of a region embedded in alerts and events.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RegionRef {
     pub id: RegionId,
     pub level: Level,
@@ -81,6 +84,7 @@ impl Region {
 
 /// A region that a name could have meant, offered when a name is unknown or ambiguous.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Candidate {
     pub id: RegionId,
     pub level: Level,

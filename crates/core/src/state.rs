@@ -14,6 +14,7 @@ use crate::region::{RegionId, Registry};
 /// A region's status for one alert type: the A/P/N of the IoT strings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Status {
     /// Nothing on the region, its ancestors or descendants.
     None,

@@ -32,6 +32,7 @@ pub struct Interval {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MonthStats {
     /// `YYYY-MM`, Kyiv time.
     pub month: String,
@@ -44,6 +45,7 @@ pub struct MonthStats {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Stats {
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,

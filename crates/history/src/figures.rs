@@ -13,6 +13,7 @@ use tryvoga_store::{AlertQueries, Span, StoreError};
 
 /// Statistics of one region, with the region they are about.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RegionStats {
     pub region: RegionRef,
     #[serde(rename = "type")]

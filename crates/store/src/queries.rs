@@ -142,6 +142,7 @@ pub struct Span {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditRecord {
     pub id: i64,
     pub at: DateTime<Utc>,
@@ -156,10 +157,15 @@ pub struct AuditRecord {
 
 /// A recorded attack report with where it stands in the log.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StoredReport {
     pub seq: u64,
     pub recorded_at: DateTime<Utc>,
     /// When the attack happened: the report's period start, else its end, else `recorded_at`.
     pub time: DateTime<Utc>,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = tryvoga_core::report::recorded::schema::RecordedAttackReport)
+    )]
     pub report: Recorded<AttackReport>,
 }

@@ -4,7 +4,7 @@
 //! linked with a content hash so a browser may keep them for a year. No CDN, no tiles.
 
 mod map;
-mod whoami;
+pub(crate) mod whoami;
 
 use std::collections::HashMap;
 use std::sync::{LazyLock, OnceLock};

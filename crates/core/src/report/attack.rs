@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 /// A region an attack report names: Ukrainian ones carry a registry id, foreign ones only a name
 /// and their country.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TargetRegion {
     pub id: Option<u32>,
     pub name: String,
@@ -21,6 +22,7 @@ pub struct TargetRegion {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum WeaponClass {
     Drone,
     /// A missile whose type the text did not state.
@@ -68,6 +70,7 @@ impl WeaponClass {
 /// Counts for one weapon class (and model, where stated). A count the text did not state is
 /// null, never 0.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WeaponCount {
     pub class: Option<WeaponClass>,
     pub model: Option<String>,
@@ -81,6 +84,7 @@ pub struct WeaponCount {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum InfraKind {
     Energy,
     Oil,
@@ -93,12 +97,14 @@ pub enum InfraKind {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Casualties {
     pub killed: Option<u32>,
     pub injured: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Period {
     pub start: Option<DateTime<Utc>>,
     pub end: Option<DateTime<Utc>>,
@@ -106,6 +112,7 @@ pub struct Period {
 
 /// A sentence a report was read from; `start`/`end` are byte offsets into the document text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Evidence {
     pub text: String,
     pub start: usize,
@@ -114,6 +121,7 @@ pub struct Evidence {
 
 /// One attack, as one document (or several captures of one document) describes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AttackReport {
     /// ISO 3166-1 alpha-2.
     pub attacker: String,

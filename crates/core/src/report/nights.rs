@@ -43,6 +43,7 @@ fn kyiv_at(date: NaiveDate, hour: u32) -> DateTime<Utc> {
 
 /// Launched, destroyed and suppressed counts; `None` where no report stated a figure.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Counts {
     pub launched: Option<u64>,
     pub destroyed: Option<u64>,
@@ -84,6 +85,7 @@ impl Counts {
 
 /// The totals of one night.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Night {
     /// The Kyiv date on which the night began.
     pub night: NaiveDate,

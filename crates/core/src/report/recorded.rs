@@ -259,3 +259,58 @@ impl<'a> From<&'a NamedRegion> for PlaceInKeyOrder<'a> {
         PlaceInKeyOrder { id: *id, name }
     }
 }
+
+/// The schemas of a recorded report and a recorded threat: the fields of what was recorded,
+/// with its content key as `id` beside them (as `Serialize` above writes them). Generic types
+/// take no derived schema, so fields of type `Recorded<…>` name these with `value_type`.
+#[cfg(feature = "openapi")]
+pub mod schema {
+    use std::borrow::Cow;
+
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder, Schema, Type};
+    use utoipa::{PartialSchema, ToSchema};
+
+    use super::{AttackReport, Threat};
+
+    fn with_id<T: ToSchema>() -> RefOr<Schema> {
+        let id = ObjectBuilder::new()
+            .property(
+                "id",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .description(Some("The SHA-256 content key of the source text.")),
+            )
+            .required("id");
+        AllOfBuilder::new()
+            .item(id)
+            .item(RefOr::Ref(
+                utoipa::openapi::Ref::from_schema_name(T::name()),
+            ))
+            .into()
+    }
+
+    macro_rules! recorded {
+        ($doc:ident, $inner:ty) => {
+            #[doc = concat!("`Recorded<", stringify!($inner), ">` in the OpenAPI document.")]
+            pub struct $doc;
+            impl PartialSchema for $doc {
+                fn schema() -> RefOr<Schema> {
+                    with_id::<$inner>()
+                }
+            }
+            impl ToSchema for $doc {
+                fn name() -> Cow<'static, str> {
+                    Cow::Borrowed(stringify!($doc))
+                }
+                fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+                    schemas.push((<$inner>::name().into_owned(), <$inner>::schema()));
+                    <$inner>::schemas(schemas);
+                }
+            }
+        };
+    }
+
+    recorded!(RecordedAttackReport, AttackReport);
+    recorded!(RecordedThreat, Threat);
+}

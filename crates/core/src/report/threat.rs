@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 /// registry does not know); `name` is the registry's name, or the name as written when
 /// unresolved.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NamedRegion {
     pub id: Option<u32>,
     pub name: String,
@@ -20,6 +21,7 @@ pub struct NamedRegion {
 /// Whether an announcement starts something (an alert, a threat) or says it is over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Action {
     Start,
     End,
@@ -27,6 +29,7 @@ pub enum Action {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ThreatKind {
     Drone,
     CruiseMissile,
@@ -39,6 +42,7 @@ pub enum ThreatKind {
 
 /// A notice that something is moving, or that such a notice is over (`action: end`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Threat {
     pub kind: ThreatKind,
     pub action: Action,
