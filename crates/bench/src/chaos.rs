@@ -88,6 +88,9 @@ pub struct ChaosArgs {
     /// Print every scenario's figures as JSON at the end.
     #[arg(long)]
     json: bool,
+    /// Tell each step on stderr as it begins, with the time since the run started.
+    #[arg(long)]
+    verbose: bool,
 }
 
 /// How big each scenario is.
@@ -120,9 +123,10 @@ impl Sizes {
                 subscribers: 8,
                 stuck: 32,
                 burst: 1500,
-                // Past three quarters of the ring (4,096 frames), where a stuck subscriber
-                // is let go.
-                slow_burst: 3600,
+                // Enough ~1.5 KB events to fill a stuck subscriber's socket (the kernel
+                // queues up to 4 MiB to it) and then three quarters of the ring (4,096
+                // frames), where it is let go.
+                slow_burst: 7000,
                 stop_secs: 10,
                 tmpfs_mb: 16,
                 disk_issuers: 8,
@@ -137,7 +141,7 @@ impl Sizes {
                 subscribers: 32,
                 stuck: 200,
                 burst: 6000,
-                slow_burst: 8000,
+                slow_burst: 12000,
                 stop_secs: 30,
                 tmpfs_mb: 64,
                 disk_issuers: 32,
@@ -177,9 +181,18 @@ pub struct Ctx {
     pub exe: PathBuf,
     pub sizes: Sizes,
     tty: bool,
+    verbose: bool,
+    started: Instant,
 }
 
 impl Ctx {
+    /// With `--verbose`, says on stderr what is about to happen.
+    pub fn step(&self, what: &str) {
+        if self.verbose {
+            eprintln!("[{:7.2} s] {what}", self.started.elapsed().as_secs_f64());
+        }
+    }
+
     /// A progress bar on a terminal, nothing otherwise.
     pub fn bar(&self, len: u64, what: &str) -> ProgressBar {
         if !self.tty {
@@ -257,9 +270,11 @@ pub fn run(args: ChaosArgs) -> Result<()> {
     let ctx = Ctx {
         exe,
         sizes,
-        tty: std::io::stderr().is_terminal(),
+        tty: std::io::stderr().is_terminal() && !args.verbose,
+        verbose: args.verbose,
+        started: Instant::now(),
     };
-    let started = Instant::now();
+    let started = ctx.started;
     let mut results = Vec::new();
     let mut failed = Vec::new();
     for name in chosen {

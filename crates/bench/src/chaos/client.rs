@@ -30,6 +30,17 @@ pub struct Tally {
     pub server_errors: AtomicU64,
     /// 4xx answers: with keys of their own, there must be none.
     pub refused: AtomicU64,
+    /// The first thing that went wrong, for the error message.
+    pub first_error: std::sync::Mutex<Option<String>>,
+}
+
+impl Tally {
+    fn wrong(&self, out: &mut Issued, what: String) {
+        if let Ok(mut first) = self.first_error.lock() {
+            first.get_or_insert_with(|| what.clone());
+        }
+        out.errors.push(what);
+    }
 }
 
 /// The kind of an acknowledged command, as the log names its event.
@@ -62,6 +73,8 @@ pub struct Acked {
 }
 
 pub struct Issuer {
+    /// Tells this crew's keys and notes from another's on the same record.
+    pub tag: &'static str,
     pub id: usize,
     pub port: u16,
     pub token: String,
@@ -124,12 +137,12 @@ impl Issuer {
                 break;
             }
             n += 1;
-            let note = format!("chaos-{}-{n}{pad}", self.id);
+            let note = format!("chaos-{}{}-{n}{pad}", self.tag, self.id);
             let body = format!("{{\"region\":{region},\"type\":\"{kind}\",\"note\":\"{note}\"}}");
             let req = request(
                 "/api/v1/alerts",
                 &self.token,
-                &format!("c{}-{n}-s", self.id),
+                &format!("{}{}-{n}-s", self.tag, self.id),
                 &body,
             );
             let sent_ns = now_ns();
@@ -145,7 +158,7 @@ impl Issuer {
                     });
                     let id = json_u64(&body, "id");
                     if id.is_none() {
-                        out.errors.push(format!(
+                        self.tally.wrong(&mut out, format!(
                             "start {region}/{kind}: no alert id in {}",
                             String::from_utf8_lossy(&body)
                         ));
@@ -153,14 +166,14 @@ impl Issuer {
                     id
                 }
                 Ok((status, body)) => {
-                    out.errors.push(format!(
+                    self.tally.wrong(&mut out, format!(
                         "start {region}/{kind}: HTTP {status}: {}",
                         String::from_utf8_lossy(&body)
                     ));
                     None
                 }
                 Err(e) => {
-                    out.errors.push(format!("start {region}/{kind}: {e:#}"));
+                    self.tally.wrong(&mut out, format!("start {region}/{kind}: {e:#}"));
                     break;
                 }
             };
@@ -171,7 +184,7 @@ impl Issuer {
             let req = request(
                 &format!("/api/v1/alerts/{alert}/end"),
                 &self.token,
-                &format!("c{}-{n}-e", self.id),
+                &format!("{}{}-{n}-e", self.tag, self.id),
                 "{}",
             );
             let sent_ns = now_ns();
@@ -183,12 +196,12 @@ impl Issuer {
                     sent_ns,
                     acked_ns: now_ns(),
                 }),
-                Ok((status, body)) => out.errors.push(format!(
+                Ok((status, body)) => self.tally.wrong(&mut out, format!(
                     "end of {alert}: HTTP {status}: {}",
                     String::from_utf8_lossy(&body)
                 )),
                 Err(e) => {
-                    out.errors.push(format!("end of {alert}: {e:#}"));
+                    self.tally.wrong(&mut out, format!("end of {alert}: {e:#}"));
                     break;
                 }
             }
@@ -256,6 +269,8 @@ impl Issuer {
 /// A crew of issuers sharing the (region, type) pairs of `keys`.
 #[derive(Clone, Copy)]
 pub struct Crew<'a> {
+    /// Tells this crew's keys and notes from another's on the same record.
+    pub tag: &'static str,
     pub issuers: usize,
     pub port: u16,
     pub token: &'a str,
@@ -278,6 +293,7 @@ impl Crew<'_> {
             .map(|(id, keys)| {
                 rt.spawn(
                     Issuer {
+                        tag: self.tag,
                         id,
                         port: self.port,
                         token: self.token.to_string(),
@@ -321,6 +337,16 @@ pub fn finish(
 /// Waits until `tally.acked` reaches `count`, or fails at `deadline`.
 pub fn wait_acked(tally: &Tally, count: u64, deadline: Instant) -> Result<()> {
     while tally.acked.load(Ordering::Relaxed) < count {
+        let wrong = tally.refused.load(Ordering::Relaxed) + tally.server_errors.load(Ordering::Relaxed);
+        if wrong > 0 {
+            let first = tally
+                .first_error
+                .lock()
+                .ok()
+                .and_then(|f| f.clone())
+                .unwrap_or_default();
+            bail!("{wrong} commands were refused or failed (4xx or a 5xx other than 503), first: {first}");
+        }
         if Instant::now() > deadline {
             bail!(
                 "only {} of {count} commands acknowledged by the deadline",

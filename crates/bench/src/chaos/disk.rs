@@ -103,11 +103,13 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
     let bar = ctx.bar(4, "full disk: warm, fill, hold, free");
     let tally = Arc::new(Tally::default());
     let handles = Crew {
+        tag: "d",
         issuers: s.disk_issuers,
         port: node.port,
         token: &token,
         keys: &keys,
-        pad: 1500,
+        // Notes hold at most 1,000 characters.
+        pad: 950,
         timeout: Duration::from_secs(20),
         deadline,
     }

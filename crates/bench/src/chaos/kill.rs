@@ -28,6 +28,7 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
     let started = Instant::now();
     let deadline = started + Duration::from_secs(60 + 4 * u64::from(s.kills));
     let crew = Crew {
+        tag: "k",
         issuers: s.issuers,
         port: node.port,
         token: &token,

@@ -14,17 +14,22 @@ use super::client::{Acked, Crew, Tally, finish, region_keys, wait_acked};
 use super::node::Node;
 use super::stream::{Follow, Followed};
 use super::{Ctx, Outcome, check, ms};
-use crate::commands::{Conn, get_request, json_u64};
+use crate::commands::{Conn, get_request};
 use crate::targets::tempdir::Dir;
 
-/// The head of the log, from `/api/v1/alerts/active`.
+/// The head of the log: `last_seq` of `/api/v1/events`.
 pub async fn head(port: u16) -> Result<u64> {
     let mut conn = Conn::open(port).await?;
-    let (status, body) = conn.call(&get_request("/api/v1/alerts/active")).await?;
+    let (status, body) = conn
+        .call(&get_request("/api/v1/events?after=0&limit=1"))
+        .await?;
     if status != 200 {
-        bail!("GET /api/v1/alerts/active: HTTP {status}");
+        bail!("GET /api/v1/events: HTTP {status}");
     }
-    json_u64(&body, "seq").context("no seq in /api/v1/alerts/active")
+    let v: serde_json::Value = serde_json::from_slice(&body).context("the events page")?;
+    v["last_seq"]
+        .as_u64()
+        .context("no last_seq in /api/v1/events")
 }
 
 /// Subscribers following from `after`, until `target` is set and reached.
@@ -105,6 +110,7 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
     let deadline = started + Duration::from_secs(120 + s.burst as u64 / 20);
     let bar = ctx.bar(2, "resume: cuts, then a crash");
     let crew = Crew {
+        tag: "",
         issuers: s.stream_issuers,
         port: node.port,
         token: &token,
@@ -119,6 +125,7 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
     let followers = Followers::start(&rt, s.subscribers, node.port, 0, Some((5, 150)), deadline)?;
     let tally = Arc::new(Tally::default());
     let handles = Crew {
+        tag: "a",
         keys: a_keys,
         ..crew
     }
@@ -135,6 +142,7 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
     let followers = Followers::start(&rt, s.subscribers, node.port, head_a, None, deadline)?;
     let tally = Arc::new(Tally::default());
     let handles = Crew {
+        tag: "b",
         keys: b_keys,
         ..crew
     }
@@ -192,6 +200,10 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
         "a subscriber missed or repeated events".into()
     });
     out.expect(cuts_a > 0, || "no subscriber was cut".into());
+    out.expect(
+        head_a >= s.burst as u64 && head_b - head_a >= s.burst as u64,
+        || format!("the bursts were short: {head_a} and {} events", head_b - head_a),
+    );
     out.expect(panics == 0, || format!("the server's log tells of {panics} panics"));
     Ok(out)
 }

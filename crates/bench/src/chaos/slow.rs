@@ -42,6 +42,9 @@ struct Round {
     acked: Vec<Acked>,
 }
 
+/// Bytes of note in each event of this scenario.
+const SLOW_PAD: usize = 950;
+
 fn pct(sorted: &[u64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -62,6 +65,7 @@ fn round(
     let deadline = Instant::now() + Duration::from_secs(120 + s.slow_burst as u64 / 20);
     let after = rt.block_on(head(port))?;
     let (base, dropped0) = stream_metrics(port)?;
+    ctx.step(&format!("round with {stuck_count} stuck: opening subscribers after {after}"));
     let stuck_conns = (0..stuck_count)
         .map(|_| stuck(port, after))
         .collect::<Result<Vec<_>>>()?;
@@ -74,23 +78,29 @@ fn round(
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+    ctx.step("subscribers held; publishing");
     let tally = Arc::new(Tally::default());
     let t0 = Instant::now();
     let handles = Crew {
+        tag: if stuck_count == 0 { "alone" } else { "beside" },
         issuers: s.stream_issuers,
         port,
         token,
         keys,
-        pad: 0,
+        // Big events: a stuck subscriber is cut loose once its socket is full (the kernel
+        // lets the server queue up to 4 MiB to it) and the ring is three quarters ahead.
+        pad: SLOW_PAD,
         timeout: Duration::from_secs(20),
         deadline,
     }
     .spawn(rt, &tally);
     wait_acked(&tally, s.slow_burst as u64, deadline)?;
     let acked = finish(rt, &tally, handles)?;
+    ctx.step("published; waiting for the readers");
     let publish_seconds = t0.elapsed().as_secs_f64();
     let to = rt.block_on(head(port))?;
     let followed = followers.finish(rt, to)?;
+    ctx.step("readers done; waiting for the stuck ones to be cut loose");
     let (missing, repeated) = tally_streams(&followed, after, to);
     let sent: HashMap<u64, u64> = acked.iter().map(|a| (a.seq, a.sent_ns)).collect();
     let mut lat_us: Vec<u64> = followed
@@ -117,11 +127,21 @@ fn round(
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+    ctx.step(&format!("{cut} cut loose; reading out the stuck sockets"));
+    let drained: Vec<(bool, Vec<u64>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = stuck_conns
+            .into_iter()
+            .map(|conn| scope.spawn(move || drain(conn, Duration::from_secs(5))))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Ok((false, Vec::new()))))
+            .collect::<Result<Vec<_>>>()
+    })?;
     let mut closed = 0;
     let mut got = (usize::MAX, 0);
     let mut contiguous = true;
-    for conn in stuck_conns {
-        let (was_closed, ids) = drain(conn, Duration::from_secs(5))?;
+    for (was_closed, ids) in drained {
         closed += usize::from(was_closed);
         got = (got.0.min(ids.len()), got.1.max(ids.len()));
         contiguous &= ids
@@ -173,14 +193,18 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
     let verdict = check::after_run(&rt, &ctx.exe, &mut node, &acked, &dir.0)?;
     let bound = 5.0 * alone.p99_ms + 500.0;
     let line = format!(
-        "{r} readers, {e} events each round: alone p50 {a50:.1} ms, p99 {a99:.1} ms; beside {st} \
-         stuck subscribers p50 {b50:.1} ms, p99 {b99:.1} ms (×{ratio:.2}); stuck cut loose {cut} \
+        "{r} readers, {e} events of ~{kb:.1} KB each round: alone p50 {a50:.1} ms, p99 {a99:.1} ms, published in \
+         {ap:.1} s; beside {st} stuck subscribers p50 {b50:.1} ms, p99 {b99:.1} ms (×{ratio:.2}), \
+         published in {bp:.1} s; stuck cut loose {cut} \
          of {st}, closed {closed}, each got {g0}..{g1} events first, in order; readers missing \
          {m}, repeated {rep}; {verdict}; {secs:.1} s",
         r = s.subscribers,
         e = beside.events,
+        kb = (SLOW_PAD as f64 + 500.0) / 1000.0,
         a50 = alone.p50_ms,
         a99 = alone.p99_ms,
+        ap = alone.publish_seconds,
+        bp = beside.publish_seconds,
         st = s.stuck,
         b50 = beside.p50_ms,
         b99 = beside.p99_ms,
@@ -208,7 +232,7 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
         alone.missing + alone.repeated + beside.missing + beside.repeated == 0,
         || "a reader missed or repeated events".into(),
     );
-    out.expect(beside.stuck_cut_loose == s.stuck as u64, || {
+    out.expect(beside.stuck_cut_loose >= s.stuck as u64, || {
         format!(
             "{} of {} stuck subscribers were cut loose",
             beside.stuck_cut_loose, s.stuck

@@ -31,6 +31,7 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
     let followers = Followers::start(&rt, s.subscribers, node.port, 0, None, deadline)?;
     let tally = Arc::new(Tally::default());
     let handles = Crew {
+        tag: "s",
         issuers: s.stream_issuers,
         port: node.port,
         token: &token,
@@ -82,12 +83,13 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
         .iter()
         .filter(|a| a.sent_ns < stopped_ns && a.acked_ns >= cont_ns)
         .count();
+    let replayed = tally.replayed.load(Ordering::Relaxed);
     let alive = node.alive();
     let panics = node.panics();
     let verdict = check::after_run(&rt, &ctx.exe, &mut node, &acked, &dir.0)?;
     let line = format!(
         "stopped {stop} s with {i} issuers and {n} subscribers: acknowledged during the stop \
-         {acked_during}, resends while stopped {resends_during}, {spanning} commands sent \
+         {acked_during}, resends while stopped {resends_during}, {replayed} answers replayed from their key, {spanning} commands sent \
          before and answered after, the first answer {first:.0} ms after SIGCONT, longest \
          command {longest:.0} ms; subscribers missing {missing}, repeated {repeated} of {to} \
          events; {verdict}; {secs:.1} s",
@@ -105,6 +107,7 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
         "acked": acked.len(),
         "acked_during_stop": acked_during,
         "resends_during_stop": resends_during,
+        "replayed": replayed,
         "sent_before_answered_after": spanning,
         "first_ack_after_cont_ms": first_ack_after,
         "longest_command_ms": longest,
