@@ -199,7 +199,8 @@ impl Ctx {
             return ProgressBar::hidden();
         }
         let bar = ProgressBar::new(len);
-        if let Ok(style) = ProgressStyle::with_template("{msg:>28} [{bar:30}] {pos}/{len} {elapsed}")
+        if let Ok(style) =
+            ProgressStyle::with_template("{msg:>28} [{bar:30}] {pos}/{len} {elapsed}")
         {
             bar.set_style(style.progress_chars("=> "));
         }
@@ -308,7 +309,8 @@ pub fn run(args: ChaosArgs) -> Result<()> {
                     t.elapsed().as_secs_f64()
                 );
                 failed.push(name);
-                results.push(json!({"scenario": name, "ok": false, "failures": [format!("{e:#}")]}));
+                results
+                    .push(json!({"scenario": name, "ok": false, "failures": [format!("{e:#}")]}));
             }
         }
     }

@@ -232,7 +232,10 @@ impl Verdict {
     }
 
     pub fn failure(&self) -> String {
-        format!("the record is not what was acknowledged: {}", self.summary())
+        format!(
+            "the record is not what was acknowledged: {}",
+            self.summary()
+        )
     }
 }
 

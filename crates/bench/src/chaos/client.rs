@@ -158,22 +158,29 @@ impl Issuer {
                     });
                     let id = json_u64(&body, "id");
                     if id.is_none() {
-                        self.tally.wrong(&mut out, format!(
-                            "start {region}/{kind}: no alert id in {}",
-                            String::from_utf8_lossy(&body)
-                        ));
+                        self.tally.wrong(
+                            &mut out,
+                            format!(
+                                "start {region}/{kind}: no alert id in {}",
+                                String::from_utf8_lossy(&body)
+                            ),
+                        );
                     }
                     id
                 }
                 Ok((status, body)) => {
-                    self.tally.wrong(&mut out, format!(
-                        "start {region}/{kind}: HTTP {status}: {}",
-                        String::from_utf8_lossy(&body)
-                    ));
+                    self.tally.wrong(
+                        &mut out,
+                        format!(
+                            "start {region}/{kind}: HTTP {status}: {}",
+                            String::from_utf8_lossy(&body)
+                        ),
+                    );
                     None
                 }
                 Err(e) => {
-                    self.tally.wrong(&mut out, format!("start {region}/{kind}: {e:#}"));
+                    self.tally
+                        .wrong(&mut out, format!("start {region}/{kind}: {e:#}"));
                     break;
                 }
             };
@@ -196,10 +203,13 @@ impl Issuer {
                     sent_ns,
                     acked_ns: now_ns(),
                 }),
-                Ok((status, body)) => self.tally.wrong(&mut out, format!(
-                    "end of {alert}: HTTP {status}: {}",
-                    String::from_utf8_lossy(&body)
-                )),
+                Ok((status, body)) => self.tally.wrong(
+                    &mut out,
+                    format!(
+                        "end of {alert}: HTTP {status}: {}",
+                        String::from_utf8_lossy(&body)
+                    ),
+                ),
                 Err(e) => {
                     self.tally.wrong(&mut out, format!("end of {alert}: {e:#}"));
                     break;
@@ -337,7 +347,8 @@ pub fn finish(
 /// Waits until `tally.acked` reaches `count`, or fails at `deadline`.
 pub fn wait_acked(tally: &Tally, count: u64, deadline: Instant) -> Result<()> {
     while tally.acked.load(Ordering::Relaxed) < count {
-        let wrong = tally.refused.load(Ordering::Relaxed) + tally.server_errors.load(Ordering::Relaxed);
+        let wrong =
+            tally.refused.load(Ordering::Relaxed) + tally.server_errors.load(Ordering::Relaxed);
         if wrong > 0 {
             let first = tally
                 .first_error
@@ -345,7 +356,9 @@ pub fn wait_acked(tally: &Tally, count: u64, deadline: Instant) -> Result<()> {
                 .ok()
                 .and_then(|f| f.clone())
                 .unwrap_or_default();
-            bail!("{wrong} commands were refused or failed (4xx or a 5xx other than 503), first: {first}");
+            bail!(
+                "{wrong} commands were refused or failed (4xx or a 5xx other than 503), first: {first}"
+            );
         }
         if Instant::now() > deadline {
             bail!(

@@ -66,8 +66,7 @@ fn stream_serves(port: u16) -> bool {
         return false;
     };
     let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
-    if s
-        .write_all(b"GET /api/v1/stream?after=0 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    if s.write_all(b"GET /api/v1/stream?after=0 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         .is_err()
     {
         return false;
@@ -95,7 +94,10 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
     let db = mount.at.join("tryvoga.db");
     let mut node = Node::new(&ctx.exe, db.clone(), dir.0.join("serve.log"), &[])?;
     node.start()?;
-    let token = node.admin.clone().context("the first start printed no admin token")?;
+    let token = node
+        .admin
+        .clone()
+        .context("the first start printed no admin token")?;
     let rt = super::runtime()?;
     let keys = rt.block_on(region_keys(node.port))?;
     let started = Instant::now();
@@ -222,11 +224,15 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
     });
     out.expect(refused == 0, || format!("{refused} answers were a 4xx"));
     out.expect(reads_ok, || format!("reads while full: {read_statuses:?}"));
-    out.expect(stream_ok, || "a new stream was not served while the disk was full".into());
+    out.expect(stream_ok, || {
+        "a new stream was not served while the disk was full".into()
+    });
     out.expect(first_success_ms.is_some(), || {
         "no command succeeded within 30 s of the space being freed".into()
     });
     out.expect(alive, || "the server exited".into());
-    out.expect(panics == 0, || format!("the server's log tells of {panics} panics"));
+    out.expect(panics == 0, || {
+        format!("the server's log tells of {panics} panics")
+    });
     Ok(out)
 }

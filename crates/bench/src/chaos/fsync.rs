@@ -48,7 +48,12 @@ fn fd_of(args: &str) -> String {
     // The closing '>' is the one followed by ',' ')' ' ' or the end: a TCP endpoint holds "->".
     let bytes = inner.as_bytes();
     for (i, &b) in bytes.iter().enumerate() {
-        if b == b'>' && matches!(bytes.get(i + 1), None | Some(b',') | Some(b')') | Some(b' ')) {
+        if b == b'>'
+            && matches!(
+                bytes.get(i + 1),
+                None | Some(b',') | Some(b')') | Some(b' ')
+            )
+        {
             return inner[..i].to_string();
         }
     }
@@ -116,8 +121,7 @@ fn is_socket_write(c: &Call) -> bool {
 }
 
 fn is_wal_write(c: &Call) -> bool {
-    matches!(c.name.as_str(), "write" | "pwrite64" | "writev" | "pwritev")
-        && c.fd.ends_with("-wal")
+    matches!(c.name.as_str(), "write" | "pwrite64" | "writev" | "pwritev") && c.fd.ends_with("-wal")
 }
 
 fn is_wal_sync(c: &Call) -> bool {
@@ -150,13 +154,12 @@ pub fn check(calls: &[Call], notes: &[String]) -> Result<Vec<Proof>> {
         } else {
             calls
                 .iter()
-                .filter(|c| {
+                .rfind(|c| {
                     is_socket_write(c)
                         && c.fd == body.fd
                         && c.start < body.start
                         && c.text.contains("HTTP/1.1 ")
                 })
-                .next_back()
                 .with_context(|| format!("{note}: no status line before the reply's body"))?
                 .clone()
         };
@@ -238,7 +241,14 @@ fn around(text: &str, needle: &str, width: usize) -> String {
     let Some(at) = text.find(needle) else {
         return String::new();
     };
-    let before: String = text[..at].chars().rev().take(width).collect::<Vec<_>>().into_iter().rev().collect();
+    let before: String = text[..at]
+        .chars()
+        .rev()
+        .take(width)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
     let after: String = text[at + needle.len()..].chars().take(width).collect();
     format!("{before}{needle}{after}")
 }
@@ -254,12 +264,22 @@ fn which(cmd: &str) -> Option<std::path::PathBuf> {
 async fn probe(port: u16, token: &str, notes: &[String]) -> Result<()> {
     let mut conn = Conn::open(port).await?;
     for (i, note) in notes.iter().enumerate() {
-        let body = format!("{{\"region\":{},\"type\":\"air_raid\",\"note\":\"{note}\"}}", PROBE_REGIONS[i]);
+        let body = format!(
+            "{{\"region\":{},\"type\":\"air_raid\",\"note\":\"{note}\"}}",
+            PROBE_REGIONS[i]
+        );
         let (status, answer) = conn
-            .call(&crate::commands::post_request("/api/v1/alerts", token, &body))
+            .call(&crate::commands::post_request(
+                "/api/v1/alerts",
+                token,
+                &body,
+            ))
             .await?;
         if status != 201 {
-            bail!("a probe was answered {status}: {}", String::from_utf8_lossy(&answer));
+            bail!(
+                "a probe was answered {status}: {}",
+                String::from_utf8_lossy(&answer)
+            );
         }
     }
     Ok(())
@@ -271,7 +291,8 @@ const PROBE_REGIONS: [u32; 24] = [
 ];
 
 pub fn run(ctx: &Ctx) -> Result<Outcome> {
-    let strace = which("strace").context("strace is not installed (Debian: apt-get install strace)")?;
+    let strace =
+        which("strace").context("strace is not installed (Debian: apt-get install strace)")?;
     let dir = Dir::new("chaos-fsync")?;
     let trace_path = dir.0.join("trace.txt");
     let wrapper: Vec<OsString> = vec![
@@ -289,10 +310,18 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
         "--".into(),
     ];
     let started = Instant::now();
-    let mut node = Node::new(&ctx.exe, dir.0.join("tryvoga.db"), dir.0.join("serve.log"), &[])?
-        .wrapped(wrapper);
+    let mut node = Node::new(
+        &ctx.exe,
+        dir.0.join("tryvoga.db"),
+        dir.0.join("serve.log"),
+        &[],
+    )?
+    .wrapped(wrapper);
     node.start()?;
-    let token = node.admin.clone().context("the first start printed no admin token")?;
+    let token = node
+        .admin
+        .clone()
+        .context("the first start printed no admin token")?;
     let nonce = crate::wire::now_ns() % 1_000_000_007;
     let notes: Vec<String> = (0..PROBE_REGIONS.len())
         .map(|i| format!("fsyncprobe{i}n{nonce}"))
@@ -313,7 +342,11 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
                     PROBE_REGIONS[i]
                 );
                 let (status, _) = conn
-                    .call(&crate::commands::post_request("/api/v1/alerts", &token, &body))
+                    .call(&crate::commands::post_request(
+                        "/api/v1/alerts",
+                        &token,
+                        &body,
+                    ))
                     .await?;
                 if status != 201 {
                     bail!("a probe was answered {status}");
@@ -369,14 +402,19 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
     ));
     let line = format!(
         "{n} commands ({a} one at a time, {b} at once) traced with strace -f -yy: each reply \
-         written after the fdatasync of the WAL that followed its write ({distinct} syncs for \
+         written after the {sync} of the WAL that followed its write ({distinct} syncs for \
          {n} replies; {syncs} WAL syncs in the trace); sync end → reply {min_gap:.0}–{max_gap:.0} \
          µs; the same trace with one sync moved after its reply: {bad}; {secs:.1} s",
         n = proofs.len(),
         a = one_by_one.len(),
         b = together.len(),
         distinct = distinct.len(),
-        bad = if refused.is_some() { "refused" } else { "ACCEPTED" },
+        sync = show.sync.name,
+        bad = if refused.is_some() {
+            "refused"
+        } else {
+            "ACCEPTED"
+        },
         secs = started.elapsed().as_secs_f64()
     );
     let figures = json!({
@@ -442,9 +480,12 @@ mod tests {
         let mut lines: Vec<&str> = GOOD.lines().collect();
         let reply = lines.remove(5);
         lines.insert(4, reply);
-        let err = check(&parse(&lines.join("\n")), &["note-a".to_string()])
-            .expect_err("out of order");
-        assert!(err.to_string().contains("before the WAL's fdatasync"), "{err}");
+        let err =
+            check(&parse(&lines.join("\n")), &["note-a".to_string()]).expect_err("out of order");
+        assert!(
+            err.to_string().contains("before the WAL's fdatasync"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -19,9 +19,17 @@ use crate::targets::tempdir::Dir;
 pub fn run(ctx: &Ctx) -> Result<Outcome> {
     let s = &ctx.sizes;
     let dir = Dir::new("chaos-kill9")?;
-    let mut node = Node::new(&ctx.exe, dir.0.join("tryvoga.db"), dir.0.join("serve.log"), &[])?;
+    let mut node = Node::new(
+        &ctx.exe,
+        dir.0.join("tryvoga.db"),
+        dir.0.join("serve.log"),
+        &[],
+    )?;
     node.start()?;
-    let token = node.admin.clone().context("the first start printed no admin token")?;
+    let token = node
+        .admin
+        .clone()
+        .context("the first start printed no admin token")?;
     let rt = super::runtime()?;
     let keys = rt.block_on(region_keys(node.port))?;
     let tally = Arc::new(Tally::default());
@@ -43,7 +51,9 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
     let mut between = Vec::new();
     let mut acked_then = 0;
     for _ in 0..s.kills {
-        std::thread::sleep(Duration::from_millis(rng.range(s.kill_min_ms, s.kill_max_ms)));
+        std::thread::sleep(Duration::from_millis(
+            rng.range(s.kill_min_ms, s.kill_max_ms),
+        ));
         let acked_now = tally.acked.load(Ordering::Relaxed);
         between.push(acked_now - acked_then);
         acked_then = acked_now;
@@ -69,7 +79,7 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
     let panics = node.panics();
     let line = format!(
         "{} kills, {} issuers, {} commands acknowledged ({} answered again from their key after \
-         a lost answer; {} resends), fewest between two kills {}; {}; restart p50 {} ms, max {} \
+         a lost answer; {} connects or sends retried), fewest between two kills {}; {}; restart p50 {} ms, max {} \
          ms; {:.1} s",
         s.kills,
         s.issuers,
@@ -102,6 +112,8 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
     out.expect(min_between > 0, || {
         "between two kills no command was acknowledged: the kills did not happen under load".into()
     });
-    out.expect(panics == 0, || format!("the server's log tells of {panics} panics"));
+    out.expect(panics == 0, || {
+        format!("the server's log tells of {panics} panics")
+    });
     Ok(out)
 }

@@ -176,14 +176,19 @@ impl Node {
             }
             None => Command::new(&self.exe),
         };
-        cmd.args(["serve", "--listen", &format!("127.0.0.1:{}", self.port), "--db"])
-            .arg(&self.db)
-            .args(&self.extra)
-            .env("RUST_LOG", "warn")
-            .env_remove("TRYVOGA_SIGNING_KEY")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(log);
+        cmd.args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{}", self.port),
+            "--db",
+        ])
+        .arg(&self.db)
+        .args(&self.extra)
+        .env("RUST_LOG", "warn")
+        .env_remove("TRYVOGA_SIGNING_KEY")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(log);
         let mut child = cmd
             .spawn()
             .with_context(|| format!("starting {}", self.exe.display()))?;
@@ -334,7 +339,13 @@ impl Mount {
     pub fn tmpfs(at: &Path, mb: u64) -> Result<Mount> {
         std::fs::create_dir_all(at)?;
         let out = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={mb}m,mode=0700"), "tryvoga-chaos"])
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={mb}m,mode=0700"),
+                "tryvoga-chaos",
+            ])
             .arg(at)
             .output()
             .context("running mount (util-linux)")?;

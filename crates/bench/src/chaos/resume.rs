@@ -101,9 +101,17 @@ pub fn tally_streams(all: &[Followed], after: u64, to: u64) -> (u64, u64) {
 pub fn run(ctx: &Ctx) -> Result<Outcome> {
     let s = &ctx.sizes;
     let dir = Dir::new("chaos-resume")?;
-    let mut node = Node::new(&ctx.exe, dir.0.join("tryvoga.db"), dir.0.join("serve.log"), &[])?;
+    let mut node = Node::new(
+        &ctx.exe,
+        dir.0.join("tryvoga.db"),
+        dir.0.join("serve.log"),
+        &[],
+    )?;
     node.start()?;
-    let token = node.admin.clone().context("the first start printed no admin token")?;
+    let token = node
+        .admin
+        .clone()
+        .context("the first start printed no admin token")?;
     let rt = super::runtime()?;
     let keys = rt.block_on(region_keys(node.port))?;
     let started = Instant::now();
@@ -202,8 +210,15 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
     out.expect(cuts_a > 0, || "no subscriber was cut".into());
     out.expect(
         head_a >= s.burst as u64 && head_b - head_a >= s.burst as u64,
-        || format!("the bursts were short: {head_a} and {} events", head_b - head_a),
+        || {
+            format!(
+                "the bursts were short: {head_a} and {} events",
+                head_b - head_a
+            )
+        },
     );
-    out.expect(panics == 0, || format!("the server's log tells of {panics} panics"));
+    out.expect(panics == 0, || {
+        format!("the server's log tells of {panics} panics")
+    });
     Ok(out)
 }

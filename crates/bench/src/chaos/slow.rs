@@ -65,7 +65,9 @@ fn round(
     let deadline = Instant::now() + Duration::from_secs(120 + s.slow_burst as u64 / 20);
     let after = rt.block_on(head(port))?;
     let (base, dropped0) = stream_metrics(port)?;
-    ctx.step(&format!("round with {stuck_count} stuck: opening subscribers after {after}"));
+    ctx.step(&format!(
+        "round with {stuck_count} stuck: opening subscribers after {after}"
+    ));
     let stuck_conns = (0..stuck_count)
         .map(|_| stuck(port, after))
         .collect::<Result<Vec<_>>>()?;
@@ -120,12 +122,14 @@ fn round(
     // write timeout); then what they were sent is read out.
     let until = Instant::now() + Duration::from_secs(45);
     let mut cut = 0;
-    while stuck_count > 0 {
-        cut = stream_metrics(port)?.1 - dropped0;
-        if cut >= stuck_count as u64 || Instant::now() > until {
-            break;
+    if stuck_count > 0 {
+        loop {
+            cut = stream_metrics(port)?.1 - dropped0;
+            if cut >= stuck_count as u64 || Instant::now() > until {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
         }
-        std::thread::sleep(Duration::from_millis(100));
     }
     ctx.step(&format!("{cut} cut loose; reading out the stuck sockets"));
     let drained: Vec<(bool, Vec<u64>)> = std::thread::scope(|scope| {
@@ -175,9 +179,17 @@ fn round(
 pub fn run(ctx: &Ctx) -> Result<Outcome> {
     let s = &ctx.sizes;
     let dir = Dir::new("chaos-slow")?;
-    let mut node = Node::new(&ctx.exe, dir.0.join("tryvoga.db"), dir.0.join("serve.log"), &[])?;
+    let mut node = Node::new(
+        &ctx.exe,
+        dir.0.join("tryvoga.db"),
+        dir.0.join("serve.log"),
+        &[],
+    )?;
     node.start()?;
-    let token = node.admin.clone().context("the first start printed no admin token")?;
+    let token = node
+        .admin
+        .clone()
+        .context("the first start printed no admin token")?;
     let rt = super::runtime()?;
     let keys = rt.block_on(region_keys(node.port))?;
     let (keys_a, keys_b) = keys.split_at(keys.len() / 2);
@@ -253,6 +265,8 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
             beside.p99_ms
         )
     });
-    out.expect(panics == 0, || format!("the server's log tells of {panics} panics"));
+    out.expect(panics == 0, || {
+        format!("the server's log tells of {panics} panics")
+    });
     Ok(out)
 }

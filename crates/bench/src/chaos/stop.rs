@@ -20,9 +20,17 @@ use crate::wire::now_ns;
 pub fn run(ctx: &Ctx) -> Result<Outcome> {
     let s = &ctx.sizes;
     let dir = Dir::new("chaos-stop")?;
-    let mut node = Node::new(&ctx.exe, dir.0.join("tryvoga.db"), dir.0.join("serve.log"), &[])?;
+    let mut node = Node::new(
+        &ctx.exe,
+        dir.0.join("tryvoga.db"),
+        dir.0.join("serve.log"),
+        &[],
+    )?;
     node.start()?;
-    let token = node.admin.clone().context("the first start printed no admin token")?;
+    let token = node
+        .admin
+        .clone()
+        .context("the first start printed no admin token")?;
     let rt = super::runtime()?;
     let keys = rt.block_on(region_keys(node.port))?;
     let started = Instant::now();
@@ -132,6 +140,8 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
         "no command was answered after SIGCONT".into()
     });
     out.expect(alive, || "the server exited".into());
-    out.expect(panics == 0, || format!("the server's log tells of {panics} panics"));
+    out.expect(panics == 0, || {
+        format!("the server's log tells of {panics} panics")
+    });
     Ok(out)
 }

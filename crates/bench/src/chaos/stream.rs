@@ -99,7 +99,10 @@ impl Follow {
                 );
             }
             let budget = self.cuts.map(|(lo, hi)| rng.range(lo, hi));
-            match self.connection(&mut out, &mut last, budget, &mut first).await {
+            match self
+                .connection(&mut out, &mut last, budget, &mut first)
+                .await
+            {
                 Ok(Ended::Target) => return Ok(out),
                 Ok(Ended::Cut) => out.cuts += 1,
                 Ok(Ended::Lost) | Err(_) => {
@@ -146,11 +149,8 @@ impl Follow {
             if self.reached(*last) {
                 return Ok(Ended::Target);
             }
-            let n = match tokio::time::timeout(
-                Duration::from_millis(200),
-                stream.read(&mut buf),
-            )
-            .await
+            let n = match tokio::time::timeout(Duration::from_millis(200), stream.read(&mut buf))
+                .await
             {
                 Err(_) => {
                     if Instant::now() > self.deadline {
@@ -168,10 +168,7 @@ impl Follow {
                 };
                 let head = String::from_utf8_lossy(&pending[..end]).to_string();
                 if !head.starts_with("HTTP/1.1 200") {
-                    bail!(
-                        "the stream answered {}",
-                        head.lines().next().unwrap_or("")
-                    );
+                    bail!("the stream answered {}", head.lines().next().unwrap_or(""));
                 }
                 pending.drain(..end + 4);
                 head_done = true;
@@ -198,7 +195,9 @@ impl Follow {
                     block_id = None;
                     block_data = false;
                 } else if let Some(v) = line.strip_prefix(b"id: ") {
-                    block_id = std::str::from_utf8(v).ok().and_then(|s| s.trim().parse().ok());
+                    block_id = std::str::from_utf8(v)
+                        .ok()
+                        .and_then(|s| s.trim().parse().ok());
                 } else if line.starts_with(b"data:") {
                     block_data = true;
                 }
