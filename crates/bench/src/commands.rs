@@ -150,11 +150,19 @@ impl Conn {
 
     /// Sends one request and reads its answer: status and body.
     pub async fn call(&mut self, request: &[u8]) -> Result<(u16, Vec<u8>)> {
+        let (status, _, body) = self.call_with_head(request).await?;
+        Ok((status, body))
+    }
+
+    /// Sends one request and reads its answer: status, the head's text and the body.
+    pub async fn call_with_head(&mut self, request: &[u8]) -> Result<(u16, String, Vec<u8>)> {
         self.reopen_if_closed().await?;
         self.stream.write_all(request).await?;
         loop {
             if let Some(end) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                let head = std::str::from_utf8(&self.buf[..end]).context("response head")?;
+                let head = std::str::from_utf8(&self.buf[..end])
+                    .context("response head")?
+                    .to_string();
                 let status: u16 = head
                     .split_whitespace()
                     .nth(1)
@@ -175,7 +183,7 @@ impl Conn {
                 }
                 let body = self.buf[end + 4..total].to_vec();
                 self.buf.drain(..total);
-                return Ok((status, body));
+                return Ok((status, head, body));
             }
             self.fill().await?;
         }

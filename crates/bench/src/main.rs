@@ -1,6 +1,7 @@
 //! `tryvoga-bench`: load generators and side-by-side benchmarks of Tryvoga against nats-server,
 //! mosquitto and a raw TCP write loop, on loopback, bounded in size and time.
 
+mod chaos;
 mod commands;
 mod commands_pg;
 mod edges;
@@ -29,6 +30,9 @@ struct Cli {
 enum Top {
     /// Fan-out: N subscribers per target, time-stamped events, latency and memory per connection.
     Fanout(fanout::FanoutArgs),
+    /// Reliability under abuse: kill -9 loops, resumed streams, stuck subscribers, a full
+    /// disk, SIGSTOP, and the fsync-before-acknowledgement order from an strace.
+    Chaos(chaos::ChaosArgs),
     /// Durable alert commands per second through group commit, beside the disk's fsync rate.
     Commands(commands::CommandsArgs),
     /// Fan-out over several `tryvoga edge` processes following the log through NATS
@@ -49,6 +53,7 @@ enum Top {
 
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
+        Top::Chaos(a) => chaos::run(a),
         Top::Fanout(a) => fanout::run(a),
         Top::Commands(a) => commands::run(a),
         Top::Edges(a) => edges::run(a),
