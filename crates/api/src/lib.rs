@@ -13,12 +13,14 @@ pub mod error;
 pub mod events;
 pub mod grants;
 pub mod history;
+pub mod housekeeping;
 pub mod ops;
 pub mod pages;
 pub mod query;
 pub mod regions;
 pub mod replica;
 pub mod reports;
+pub mod situation;
 pub mod webhooks;
 
 use axum::Router;
@@ -70,6 +72,7 @@ pub fn routes(app: SharedApp) -> Router {
         .route("/metrics", get(ops::metrics))
         .merge(history::routes())
         .merge(reports::routes())
+        .merge(situation::routes())
         .merge(pages::routes())
         .with_state(app)
 }

@@ -1,5 +1,6 @@
-//! `/api/v1/regions`: the registry as a tree or a flat list, and one region with its status
-//! and the active alerts that touch it.
+//! `/api/v1/regions`: the registry as a tree or a flat list, and one region with its status,
+//! the active alerts that touch it, its time to shelter and the threats, pre-alerts and power
+//! restrictions on it now.
 
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
@@ -119,6 +120,24 @@ pub fn region_answer(registry: &Registry, state: &CoreState, region: &Region) ->
         );
         o.insert("status_by_type".into(), Value::Object(status));
         o.insert("active_alerts".into(), json!(alerts));
+        let (situation, now) = (state.situation(), chrono::Utc::now());
+        // In seconds: the region's own, else its nearest ancestor's; `null` when none is set.
+        o.insert(
+            "time_to_shelter".into(),
+            json!(situation.time_to_shelter(registry, region.id)),
+        );
+        o.insert(
+            "threats".into(),
+            json!(situation.threats(registry, Some(region.id), now)),
+        );
+        o.insert(
+            "prealerts".into(),
+            json!(situation.prealerts(registry, Some(region.id), now)),
+        );
+        o.insert(
+            "power".into(),
+            json!(situation.power(registry, Some(region.id))),
+        );
         o.insert("seq".into(), json!(state.last_seq()));
     }
     body

@@ -1,5 +1,6 @@
 //! Attack reports and threat notices read from official texts:
-//! `POST /api/v1/reports`, `POST /api/v1/threats` (an admin or issuer token; a report concerns
+//! `POST /api/v1/reports`, `POST /api/v1/threats` with a reading's body (routed by
+//! `situation`, which takes typed threats at the same path) (an admin or issuer token; a report concerns
 //! the whole country, so an issuer's region scope does not limit it), `GET /api/v1/reports`,
 //! `GET /api/v1/reports/nights` (totals per night) and `GET /api/v1/charts/nights.svg`.
 //!
@@ -34,7 +35,6 @@ pub fn routes() -> Router<SharedApp> {
     Router::new()
         .route("/api/v1/reports", get(list).post(post_report))
         .route("/api/v1/reports/nights", get(nights))
-        .route("/api/v1/threats", axum::routing::post(post_threat))
         .route("/api/v1/charts/nights.svg", get(nights_svg))
 }
 
@@ -72,9 +72,16 @@ async fn record_one(
     let event = &accepted.event;
     let (field, id, value) = match &event.body {
         EventBody::ReportAttack { report } => ("report", &report.id, serde_json::to_value(report)),
-        EventBody::ThreatReported { threat } => {
-            ("threat", &threat.id, serde_json::to_value(threat))
-        }
+        EventBody::ThreatReported { threat } => match &**threat {
+            tryvoga_core::threat::Reported::Reading(r) => {
+                ("threat", &r.id, serde_json::to_value(r))
+            }
+            tryvoga_core::threat::Reported::Notice(_) => {
+                return Err(ApiError::internal(
+                    "a reading was recorded as a typed threat",
+                ));
+            }
+        },
         _ => {
             return Err(ApiError::internal(
                 "a report command produced another event",

@@ -28,12 +28,26 @@ pub struct StoredEvent {
 }
 
 /// What an output filters a stored event on, read from its JSON.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct About {
     pub region: Option<RegionId>,
+    /// Every region of an event about several (a threat's `from` and `towards`, a
+    /// pre-alert's or power restriction's regions); `None` for the others, whose one region is
+    /// `region`.
+    pub regions: Option<Arc<[RegionId]>>,
     pub alert_type: Option<AlertType>,
     /// An imported past alert: part of the log, never announced as something happening now.
     pub history: bool,
+}
+
+impl About {
+    /// Whether a subscriber with this interest wants the event.
+    pub fn wanted_by(&self, interest: &tryvoga_core::Interest) -> bool {
+        match &self.regions {
+            Some(all) => interest.wants_any(all, self.alert_type),
+            None => interest.wants(self.region, self.alert_type),
+        }
+    }
 }
 
 impl StoredEvent {
@@ -52,8 +66,19 @@ impl StoredEvent {
         let alert = serde_json::from_str::<AlertOnly>(&self.payload)
             .ok()
             .and_then(|a| a.alert);
+        // Only the rarer kinds about several regions are read whole.
+        let regions = if tryvoga_core::EventBody::is_situation(&self.kind) {
+            serde_json::from_str::<Event>(&self.payload)
+                .ok()
+                .map(|e| e.body.regions())
+                .filter(|r| r.len() > 1)
+                .map(Arc::from)
+        } else {
+            None
+        };
         About {
             region: self.region,
+            regions,
             alert_type: alert.as_ref().map(|a| a.alert_type),
             history: alert.is_some_and(|a| a.origin == Origin::Import),
         }

@@ -56,6 +56,10 @@ impl Client {
         self.finish(r.send_json(body))
     }
 
+    pub fn put(&self, path: &str, body: &Value) -> Result<Value> {
+        self.finish(self.request("PUT", path).send_json(body))
+    }
+
     pub fn delete(&self, path: &str) -> Result<Value> {
         self.finish(self.request("DELETE", path).call())
     }

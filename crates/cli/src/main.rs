@@ -12,6 +12,7 @@ mod nights;
 mod offline;
 mod output;
 mod outputs;
+mod region;
 mod replay;
 mod serve;
 mod stats;
@@ -40,6 +41,9 @@ enum Top {
     /// Raise, end, cancel and list alerts.
     #[command(subcommand)]
     Alert(alert::AlertCommand),
+    /// Change a region's settings (its time to shelter).
+    #[command(subcommand)]
+    Region(region::RegionCommand),
     /// Check the signatures of a saved stream, events file, CAP message or CAP feed.
     Verify(verify::VerifyArgs),
     /// Load a published alert record as past alerts.
@@ -100,6 +104,7 @@ fn main() -> ExitCode {
         Top::Serve(args) => serve::run(args),
         Top::Token(cmd) => token::run(cmd),
         Top::Alert(cmd) => alert::run(cmd),
+        Top::Region(cmd) => region::run(cmd),
         Top::Verify(args) => verify::run(args),
         Top::Import(cmd) => import::run(cmd),
         Top::Ingest(cmd) => ingest::run(cmd),

@@ -188,6 +188,7 @@ impl Server {
     pub fn start(&self) {
         self.edge.start();
         tryvoga_outputs::start(&self.outputs);
+        tryvoga_api::housekeeping::start(&self.api);
     }
 }
 

@@ -15,9 +15,9 @@ pub enum TokenCommand {
     Create {
         #[arg(long)]
         name: String,
-        #[arg(long, value_parser = ["admin", "issuer", "reader"])]
+        #[arg(long, value_parser = ["admin", "issuer", "reader", "grid"])]
         role: String,
-        /// Regions an issuer may act on, comma-separated ids, codes or names.
+        /// Regions an issuer (or grid) token may act on, comma-separated ids, codes or names.
         #[arg(long, default_value = "")]
         regions: String,
         #[command(flatten)]

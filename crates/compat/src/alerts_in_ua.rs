@@ -128,7 +128,31 @@ fn location_type(region: &Region) -> &'static str {
     region.level.as_str()
 }
 
-fn alert_json(registry: &Registry, alert: &Alert, updated_at: DateTime<Utc>) -> Value {
+/// The threats on a region as alerts.in.ua lists them on its alerts: `threat_type` (its
+/// vocabulary is the core's `ThreatKind`), `level` (the Air Alert app's colour for the kind),
+/// `started_at` (when it was seen) and `source_message` (the notice as written).
+fn threats_json(threats: &[&tryvoga_core::Threat]) -> Value {
+    Value::Array(
+        threats
+            .iter()
+            .map(|t| {
+                json!({
+                    "threat_type": t.kind.as_str(),
+                    "level": t.kind.level().as_str(),
+                    "started_at": iso_ms(t.observed_at),
+                    "source_message": t.source,
+                })
+            })
+            .collect(),
+    )
+}
+
+fn alert_json(
+    registry: &Registry,
+    alert: &Alert,
+    updated_at: DateTime<Utc>,
+    threats: Value,
+) -> Value {
     let region = registry.get(alert.region.id);
     let oblast = registry.get(alert.region.oblast_id);
     let raion = region
@@ -154,17 +178,29 @@ fn alert_json(registry: &Registry, alert: &Alert, updated_at: DateTime<Utc>) -> 
         "country": null,
         "calculated": false,
         "alert_level": alert.level.map(AlertLevel::as_str),
-        "threats": [],
+        "threats": threats,
     })
 }
 
+/// The alerts as alerts.in.ua answers them; with `now` (the active set), each carries the
+/// threats on now that concern its region.
 fn alerts_document(
     registry: &Registry,
     alerts: &[(Alert, DateTime<Utc>)],
     updated: DateTime<Utc>,
+    situation: Option<(&tryvoga_core::State, DateTime<Utc>)>,
 ) -> Value {
+    let threats = |a: &Alert| match situation {
+        Some((state, now)) => {
+            threats_json(&state.situation().threats(registry, Some(a.region.id), now))
+        }
+        None => Value::Array(Vec::new()),
+    };
     json!({
-        "alerts": alerts.iter().map(|(a, t)| alert_json(registry, a, *t)).collect::<Vec<_>>(),
+        "alerts": alerts
+            .iter()
+            .map(|(a, t)| alert_json(registry, a, *t, threats(a)))
+            .collect::<Vec<_>>(),
         "meta": {
             "last_updated_at": updated.format("%Y/%m/%d %H:%M:%S +0000").to_string(),
             "type": "full",
@@ -180,7 +216,12 @@ async fn active(
     let lm = call.stamp;
     let with_times = app.active_alerts().await?;
     Ok(json_answer(
-        &alerts_document(app.registry, &with_times, last_updated(&app)),
+        &alerts_document(
+            app.registry,
+            &with_times,
+            last_updated(&app),
+            Some((&app.record.state(), Utc::now())),
+        ),
         lm,
     ))
 }
@@ -233,7 +274,7 @@ async fn history(
         })
         .await?;
     Ok(json_answer(
-        &alerts_document(app.registry, &rows, last_updated(&app)),
+        &alerts_document(app.registry, &rows, last_updated(&app), None),
         lm,
     ))
 }

@@ -65,6 +65,8 @@ macro_rules! vocabulary {
     };
 }
 
+pub(crate) use vocabulary;
+
 vocabulary!(
     /// Alert types, named as alerts.in.ua names them.
     AlertType, "type" {

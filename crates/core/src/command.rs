@@ -2,9 +2,14 @@
 
 use serde::{Deserialize, Serialize};
 
+use chrono::{DateTime, Utc};
+
 use crate::alert::{Alert, AlertId, AlertLevel, AlertStatus, AlertType};
+use crate::power::{PowerId, PowerKind};
+use crate::prealert::{EndReason, PrealertId};
 use crate::region::{RegionId, Registry};
 use crate::report::{AttackReport, Threat};
+use crate::threat::{ClearReason, ThreatId, ThreatKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -15,6 +20,9 @@ pub enum Role {
     Issuer,
     /// Reads what is not public.
     Reader,
+    /// The grid operator: starts, changes and ends power restrictions for the regions in its
+    /// scope, and nothing else.
+    Grid,
 }
 
 impl Role {
@@ -23,6 +31,7 @@ impl Role {
             Role::Admin => "admin",
             Role::Issuer => "issuer",
             Role::Reader => "reader",
+            Role::Grid => "grid",
         }
     }
 }
@@ -34,9 +43,10 @@ impl std::str::FromStr for Role {
             "admin" => Ok(Role::Admin),
             "issuer" => Ok(Role::Issuer),
             "reader" => Ok(Role::Reader),
+            "grid" => Ok(Role::Grid),
             _ => Err(crate::alert::UnknownWord {
                 field: "role",
-                allowed: &["admin", "issuer", "reader"],
+                allowed: &["admin", "issuer", "reader", "grid"],
                 given: s.to_string(),
             }),
         }
@@ -48,7 +58,8 @@ impl std::str::FromStr for Role {
 pub struct Actor {
     pub name: String,
     pub role: Role,
-    /// Regions an issuer may act on; each covers its descendants. Ignored for admins.
+    /// Regions an issuer (or a grid token) may act on; each covers its descendants. Ignored
+    /// for admins.
     pub scope: Vec<RegionId>,
 }
 
@@ -57,9 +68,28 @@ impl Actor {
         match self.role {
             Role::Admin => true,
             Role::Issuer => self.scope.iter().any(|&s| registry.is_within(region, s)),
-            Role::Reader => false,
+            Role::Reader | Role::Grid => false,
         }
     }
+
+    /// Whether it may start, change or end power restrictions for `region`: admins anywhere,
+    /// grid tokens within their scope.
+    pub fn may_restrict_power_for(&self, registry: &Registry, region: RegionId) -> bool {
+        match self.role {
+            Role::Admin => true,
+            Role::Grid => self.scope.iter().any(|&s| registry.is_within(region, s)),
+            Role::Issuer | Role::Reader => false,
+        }
+    }
+}
+
+/// Where a threat is said to come from, as a command names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FromPlace {
+    Region(RegionId),
+    /// A launch area outside the registry ("Kursk region", "Black Sea"), as written.
+    Area(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,6 +126,58 @@ pub enum Command {
     /// content key (see `crate::report`).
     ReportThreat {
         threat: Threat,
+    },
+    /// Announces a threat; the core resolves the regions, sets the expiry (given, or
+    /// [`crate::threat`]'s default) and the arrival windows.
+    RaiseThreat {
+        kind: ThreatKind,
+        count: Option<u32>,
+        from: Option<FromPlace>,
+        towards: Vec<RegionId>,
+        heading: Option<u16>,
+        observed_at: Option<DateTime<Utc>>,
+        expires_at: Option<DateTime<Utc>>,
+        source: Option<String>,
+    },
+    /// Ends a threat: by an issuer, or (`Expired`, only once its expiry has passed) by the
+    /// server's housekeeping.
+    ClearThreat {
+        id: ThreatId,
+        reason: ClearReason,
+    },
+    StartPrealert {
+        regions: Vec<RegionId>,
+        expires_at: Option<DateTime<Utc>>,
+        note: Option<String>,
+    },
+    /// Ends a pre-alert: by an issuer, or by the housekeeping when an alert covers it
+    /// (`Alert`) or it lapsed (`Expired`), each only when that is so.
+    EndPrealert {
+        id: PrealertId,
+        reason: EndReason,
+    },
+    StartPower {
+        regions: Vec<RegionId>,
+        kind: PowerKind,
+        queues: Vec<String>,
+        hours: Vec<String>,
+        note: Option<String>,
+    },
+    /// Changes a power restriction; `None` leaves a field as it is.
+    UpdatePower {
+        id: PowerId,
+        kind: Option<PowerKind>,
+        queues: Option<Vec<String>>,
+        hours: Option<Vec<String>>,
+        note: Option<Option<String>>,
+    },
+    EndPower {
+        id: PowerId,
+    },
+    /// Sets (or, with `None`, removes) a region's time to shelter, in seconds. Admins only.
+    SetTimeToShelter {
+        region: RegionId,
+        seconds: Option<u32>,
     },
 }
 

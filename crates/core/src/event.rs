@@ -4,8 +4,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::alert::Alert;
-use crate::region::RegionId;
-use crate::report::{AttackReport, Recorded, Threat};
+use crate::power::PowerRestriction;
+use crate::prealert::Prealert;
+use crate::region::{RegionId, RegionRef};
+use crate::report::{AttackReport, Recorded};
+use crate::threat::{Reported, Threat};
 
 /// One entry of the append-only, gapless log.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -34,9 +37,30 @@ pub enum EventBody {
     AlertEnded { alert: Alert },
     #[serde(rename = "alert.cancelled")]
     AlertCancelled { alert: Alert },
-    /// A threat notice, with its content key as `id` (see `crate::report`).
+    /// A threat announced (typed, with a numeric `id`), or a notice read from a text before
+    /// threats were typed (with its content key as `id`; see [`Reported`]).
     #[serde(rename = "threat.reported")]
-    ThreatReported { threat: Recorded<Threat> },
+    ThreatReported { threat: Box<Reported> },
+    /// A threat cleared by an issuer or lapsed (`clear_reason`).
+    #[serde(rename = "threat.cleared")]
+    ThreatCleared { threat: Box<Threat> },
+    #[serde(rename = "prealert.started")]
+    PrealertStarted { prealert: Prealert },
+    /// Ended by an issuer, by an alert on a region it covers, or by expiry (`end_reason`).
+    #[serde(rename = "prealert.ended")]
+    PrealertEnded { prealert: Prealert },
+    #[serde(rename = "power.started")]
+    PowerStarted { power: PowerRestriction },
+    #[serde(rename = "power.updated")]
+    PowerUpdated { power: PowerRestriction },
+    #[serde(rename = "power.ended")]
+    PowerEnded { power: PowerRestriction },
+    /// A region's settings changed: its time to shelter, in seconds (`null`: none set).
+    #[serde(rename = "region.updated")]
+    RegionUpdated {
+        region: RegionRef,
+        time_to_shelter: Option<u32>,
+    },
     /// An attack summary, with its content key as `id` (see `crate::report`). Boxed: a report
     /// is larger than any other event.
     #[serde(rename = "report.attack")]
@@ -51,6 +75,13 @@ impl EventBody {
             EventBody::AlertEnded { .. } => "alert.ended",
             EventBody::AlertCancelled { .. } => "alert.cancelled",
             EventBody::ThreatReported { .. } => "threat.reported",
+            EventBody::ThreatCleared { .. } => "threat.cleared",
+            EventBody::PrealertStarted { .. } => "prealert.started",
+            EventBody::PrealertEnded { .. } => "prealert.ended",
+            EventBody::PowerStarted { .. } => "power.started",
+            EventBody::PowerUpdated { .. } => "power.updated",
+            EventBody::PowerEnded { .. } => "power.ended",
+            EventBody::RegionUpdated { .. } => "region.updated",
             EventBody::ReportAttack { .. } => "report.attack",
         }
     }
@@ -70,16 +101,66 @@ impl EventBody {
     pub fn content_key(&self) -> Option<&str> {
         match self {
             EventBody::ReportAttack { report } => Some(&report.id),
-            EventBody::ThreatReported { threat } => Some(&threat.id),
+            EventBody::ThreatReported { threat } => match &**threat {
+                Reported::Reading(r) => Some(&r.id),
+                Reported::Notice(_) => None,
+            },
             _ => None,
         }
     }
 
-    /// The region an event is about, for subscription filters.
+    /// Every region an event is about, for subscription filters: an alert's region, a
+    /// threat's `from` and `towards`, a pre-alert's or power restriction's regions. Empty for
+    /// events about the whole country (attack reports).
+    pub fn regions(&self) -> Vec<RegionId> {
+        match self {
+            EventBody::AlertStarted { alert }
+            | EventBody::AlertUpdated { alert }
+            | EventBody::AlertEnded { alert }
+            | EventBody::AlertCancelled { alert } => vec![alert.region.id],
+            EventBody::ThreatReported { threat } => threat.regions(),
+            EventBody::ThreatCleared { threat } => threat.regions(),
+            EventBody::PrealertStarted { prealert } | EventBody::PrealertEnded { prealert } => {
+                prealert.region_ids()
+            }
+            EventBody::PowerStarted { power }
+            | EventBody::PowerUpdated { power }
+            | EventBody::PowerEnded { power } => power.region_ids(),
+            EventBody::RegionUpdated { region, .. } => vec![region.id],
+            EventBody::ReportAttack { .. } => Vec::new(),
+        }
+    }
+
+    /// The first region an event is about (the one the log's `region_id` column keeps); see
+    /// [`EventBody::regions`] for all of them.
     pub fn region(&self) -> Option<RegionId> {
-        self.alert().map(|a| a.region.id)
+        match self {
+            EventBody::ReportAttack { .. } => None,
+            _ => match self.alert() {
+                Some(a) => Some(a.region.id),
+                None => self.regions().first().copied(),
+            },
+        }
+    }
+
+    /// Whether events of this kind change what the state keeps besides alerts (threats,
+    /// pre-alerts, power restrictions, region settings): the kinds a restore folds.
+    pub fn is_situation(kind: &str) -> bool {
+        SITUATION_KINDS.contains(&kind)
     }
 }
+
+/// The kinds [`EventBody::is_situation`] names.
+pub const SITUATION_KINDS: &[&str] = &[
+    "threat.reported",
+    "threat.cleared",
+    "prealert.started",
+    "prealert.ended",
+    "power.started",
+    "power.updated",
+    "power.ended",
+    "region.updated",
+];
 
 impl Event {
     pub fn kind(&self) -> &'static str {

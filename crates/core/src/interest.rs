@@ -50,6 +50,16 @@ impl Interest {
         };
         region_ok && type_ok
     }
+
+    /// As [`Interest::wants`], for an event about several regions (a threat's `from` and
+    /// `towards`, a pre-alert's regions): wanted when any of them is. An empty list is not
+    /// filtered out by region.
+    pub fn wants_any(&self, regions: &[RegionId], alert_type: Option<AlertType>) -> bool {
+        if regions.is_empty() {
+            return self.wants(None, alert_type);
+        }
+        regions.iter().any(|&r| self.wants(Some(r), alert_type))
+    }
 }
 
 #[cfg(test)]
@@ -68,5 +78,8 @@ mod tests {
         assert!(!i.wants(Some(lviv), Some(AlertType::AirRaid)));
         assert!(!i.wants(Some(bucha), Some(AlertType::Chemical)));
         assert!(Interest::default().wants(Some(lviv), Some(AlertType::Nuclear)));
+        assert!(i.wants_any(&[lviv, kyiv_oblast], None));
+        assert!(!i.wants_any(&[lviv], None));
+        assert!(i.wants_any(&[], None));
     }
 }

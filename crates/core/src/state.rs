@@ -10,6 +10,7 @@ use crate::alert::{Alert, AlertId, AlertLevel, AlertStatus, AlertType, Origin};
 use crate::command::{Actor, Command, MAX_TEXT_CHARS, Refusal};
 use crate::event::{Event, EventBody};
 use crate::region::{RegionId, Registry};
+use crate::situation::Situation;
 
 /// A region's status for one alert type: the A/P/N of the IoT strings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -42,6 +43,8 @@ pub struct State {
     by_key: HashMap<AlertKey, AlertId>,
     next_alert_id: u64,
     last_seq: u64,
+    /// Threats, pre-alerts, power restrictions and times to shelter.
+    situation: Situation,
 }
 
 impl State {
@@ -91,6 +94,24 @@ impl State {
         self.active.get(&id)
     }
 
+    /// The threats, pre-alerts, power restrictions and times to shelter.
+    pub fn situation(&self) -> &Situation {
+        &self.situation
+    }
+
+    /// Whether an actual alert is on `region`, an ancestor or a descendant of it.
+    pub fn alerted(&self, registry: &Registry, region: RegionId) -> bool {
+        self.active
+            .values()
+            .any(|a| a.status.is_actual() && registry.related(a.region.id, region))
+    }
+
+    /// The commands that record what has ended by itself at `now` (see
+    /// [`Situation::due`]); the server's housekeeping sends them as an admin.
+    pub fn due(&self, registry: &Registry, now: DateTime<Utc>) -> Vec<Command> {
+        self.situation.due(&|r| self.alerted(registry, r), now)
+    }
+
     /// Applies an event that the log holds. Events are facts: applying never fails.
     pub fn apply(&mut self, event: &Event) {
         self.last_seq = self.last_seq.max(event.seq);
@@ -109,7 +130,8 @@ impl State {
                 self.next_alert_id = self.next_alert_id.max(alert.id.0 + 1);
                 self.remove(alert.id);
             }
-            EventBody::ThreatReported { .. } | EventBody::ReportAttack { .. } => {}
+            EventBody::ReportAttack { .. } => {}
+            other => self.situation.apply(other),
         }
     }
 
@@ -238,6 +260,17 @@ impl State {
             }
             Command::ReportAttack { report } => crate::report::decide_report(actor, report)?,
             Command::ReportThreat { threat } => crate::report::decide_threat(actor, threat)?,
+            other => self
+                .situation
+                .decide(
+                    registry,
+                    actor,
+                    other,
+                    &|r| self.alerted(registry, r),
+                    seq,
+                    now,
+                )
+                .unwrap_or_else(|| Err(Refusal::Invalid("the command is not known".into())))?,
         };
         Ok(Event {
             seq,

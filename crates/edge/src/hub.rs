@@ -17,6 +17,9 @@ use tryvoga_core::{AlertType, Event, Interest, RegionId, Registry};
 pub struct Frame {
     pub seq: u64,
     pub region: Option<RegionId>,
+    /// Every region of an event about several (a threat, a pre-alert, a power restriction);
+    /// `None` for one about `region` alone.
+    pub regions: Option<Arc<[RegionId]>>,
     pub alert_type: Option<AlertType>,
     /// For a run of imported past alerts, the first sequence number of the run (`seq` is its
     /// last); otherwise equal to `seq`.
@@ -37,6 +40,7 @@ impl Frame {
             seq: 0,
             first_seq: 0,
             region: None,
+            regions: None,
             alert_type: None,
             sse: Bytes::from_static(b": keepalive\n\n"),
             ws_frame: Bytes::from_static(&[0x89, 0x00]),
@@ -74,6 +78,7 @@ impl Frame {
             seq,
             first_seq: seq,
             region,
+            regions: None,
             alert_type,
             sse: Bytes::from(sse),
             ws_frame: crate::protocol::ws_text(json),
@@ -83,13 +88,20 @@ impl Frame {
 
     pub fn from_event(event: &Event) -> Frame {
         let json = serde_json::to_string(event).unwrap_or_else(|_| "{}".into());
-        Frame::new(
+        let mut frame = Frame::new(
             event.seq,
             event.kind(),
             event.body.region(),
             event.body.alert().map(|a| a.alert_type),
             &json,
-        )
+        );
+        if event.body.alert().is_none() {
+            let all = event.body.regions();
+            if all.len() > 1 {
+                frame.regions = Some(Arc::from(all));
+            }
+        }
+        frame
     }
 
     /// A frame rebuilt from the log for a subscriber catching up.
@@ -97,6 +109,7 @@ impl Frame {
         let about = e.about();
         let mut frame = Frame::new(e.seq, &e.kind, e.region, about.alert_type, &e.payload);
         frame.history = about.history;
+        frame.regions = about.regions;
         frame
     }
 }
@@ -276,6 +289,10 @@ impl Filter {
     }
 
     pub fn matches(&self, frame: &Frame) -> bool {
-        !frame.history && self.0.wants(frame.region, frame.alert_type)
+        !frame.history
+            && match &frame.regions {
+                Some(all) => self.0.wants_any(all, frame.alert_type),
+                None => self.0.wants(frame.region, frame.alert_type),
+            }
     }
 }

@@ -17,7 +17,7 @@ pub struct Extraction {
     pub alerts: Vec<AlertChange>,
     pub threats: Vec<Threat>,
     pub reports: Vec<AttackReport>,
-    pub power: Vec<PowerRestriction>,
+    pub power: Vec<PowerReading>,
 }
 
 impl Extraction {
@@ -60,18 +60,20 @@ pub struct AlertChange {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum PowerKind {
+pub enum PowerReadingKind {
     /// Limits on consumption ordered by the grid operator.
     ConsumptionLimits,
     ScheduledOutages,
     EmergencyOutages,
 }
 
-/// A restriction on power supply the grid operator or a distributor announced.
+/// A restriction on power supply the grid operator or a distributor announced, as a text
+/// says it (not yet the core's `PowerRestriction`, which the record keeps: turning readings
+/// into `power.*` events is for a later step).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PowerRestriction {
+pub struct PowerReading {
     pub regions: Vec<NamedRegion>,
-    pub kind: PowerKind,
+    pub kind: PowerReadingKind,
     pub start: Option<DateTime<Utc>>,
     pub end: Option<DateTime<Utc>>,
     /// Who is limited, when stated: `business`, `household`.

@@ -23,7 +23,7 @@ use tryvoga_core::report::{
     Action, AttackReport, Evidence, InfraKind, NamedRegion, Threat, ThreatKind, WeaponClass,
 };
 
-use crate::model::{Extraction, PowerKind, PowerRestriction};
+use crate::model::{Extraction, PowerReading, PowerReadingKind};
 use crate::numbers::parse_phrase;
 use crate::places::{EnMention, RegionLookup, en_mentions};
 use crate::tally;
@@ -567,7 +567,7 @@ pub fn read_news_documents(docs: &[&str], _lookup: &dyn RegionLookup) -> Extract
         let mut power_regions: Vec<NamedRegion> = Vec::new();
         let mut consumers: Vec<String> = Vec::new();
         let mut power_evidence = Vec::new();
-        let mut power_kind = PowerKind::ConsumptionLimits;
+        let mut power_kind = PowerReadingKind::ConsumptionLimits;
         let mut last_weapon: Option<(WeaponClass, Vec<&'static str>)> = None;
         for &(ps, pe) in &entry.paragraphs {
             let para = &text[ps..pe];
@@ -602,9 +602,9 @@ pub fn read_news_documents(docs: &[&str], _lookup: &dyn RegionLookup) -> Extract
                         || lower.contains("schedule")
                         || lower.contains("rolling")
                     {
-                        power_kind = PowerKind::ScheduledOutages;
+                        power_kind = PowerReadingKind::ScheduledOutages;
                     } else if lower.contains("emergency") {
-                        power_kind = PowerKind::EmergencyOutages;
+                        power_kind = PowerReadingKind::EmergencyOutages;
                     }
                     power_evidence.push(Evidence {
                         text: sent.to_string(),
@@ -713,7 +713,7 @@ pub fn read_news_documents(docs: &[&str], _lookup: &dyn RegionLookup) -> Extract
                 .iter()
                 .any(|p| p.regions == power_regions && p.kind == power_kind);
             if !dup {
-                out.power.push(PowerRestriction {
+                out.power.push(PowerReading {
                     regions: power_regions,
                     kind: power_kind,
                     start: entry.at,

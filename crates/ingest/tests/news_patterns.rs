@@ -3,7 +3,7 @@
 //! not counts, attacks on Russia, power-outage schedules.
 
 use tryvoga_core::report::{AttackReport, InfraKind, WeaponClass};
-use tryvoga_ingest::model::PowerKind;
+use tryvoga_ingest::model::PowerReadingKind;
 use tryvoga_ingest::news::read_news;
 use tryvoga_ingest::{Extraction, Gazetteer};
 
@@ -101,7 +101,7 @@ fn scheduled_outages() {
     );
     assert!(ex.reports.is_empty());
     assert_eq!(ex.power.len(), 1);
-    assert_eq!(ex.power[0].kind, PowerKind::ScheduledOutages);
+    assert_eq!(ex.power[0].kind, PowerReadingKind::ScheduledOutages);
     let ids: Vec<Option<u32>> = ex.power[0].regions.iter().map(|x| x.id).collect();
     assert_eq!(ids, vec![Some(22), Some(20), Some(19)]);
 }

@@ -170,7 +170,7 @@ impl Sink for Subscription {
         }
         for stored in page {
             let about = stored.about();
-            if !about.history && filter.wants(about.region, about.alert_type) {
+            if !about.history && about.wanted_by(filter) {
                 match deliver(&self.outputs, sub, stored).await {
                     Ok(()) => sub.attempts = 0,
                     Err(DeliveryError(e)) => {

@@ -16,8 +16,9 @@ use crate::writer::AuditEntry;
 
 /// The durable log of record, as the single writer drives it.
 pub trait EventLog: Send + 'static {
-    /// The state the log folds to, rebuilt from what the backend keeps materialised: the
-    /// active alerts, the highest alert id and the last sequence number.
+    /// The state the log folds to, rebuilt from what the backend keeps materialised (the
+    /// active alerts, the highest alert id and the last sequence number) and the fold of the
+    /// log's threat, pre-alert, power and region events (`EventBody::is_situation`).
     fn restore(&mut self) -> Result<State, StoreError>;
     /// The `sig` of the newest signed event: which key the record has been signing with.
     fn newest_signature(&mut self) -> Result<Option<String>, StoreError>;

@@ -20,6 +20,14 @@ use crate::tokens::TokenInfo;
 pub trait LogQueries {
     /// Up to `limit` events after `after`, in order, as stored.
     fn events_after(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError>;
+    /// Up to `limit` events of these kinds before `before` (or the newest), newest first: the
+    /// history of threats, pre-alerts and power restrictions.
+    fn events_of_kinds(
+        &self,
+        kinds: &[&str],
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError>;
     /// The last sequence number, and when the newest event was written (Unix ms; 0 for none).
     fn head(&self) -> Result<(u64, i64), StoreError>;
     /// When each of these events was written.

@@ -521,9 +521,9 @@ impl<L: EventLog> Decider<'_, L> {
                 "a token named {name:?} already exists"
             )));
         }
-        if token.role == Role::Issuer && token.regions.is_empty() {
+        if matches!(token.role, Role::Issuer | Role::Grid) && token.regions.is_empty() {
             return Err(StoreError::Invalid(
-                "an issuer token needs at least one region".into(),
+                "an issuer or grid token needs at least one region".into(),
             ));
         }
         let secret = tokens::generate().map_err(|e| StoreError::Invalid(e.to_string()))?;
@@ -566,5 +566,13 @@ fn command_name(command: &Command) -> &'static str {
         Command::CancelAlert { .. } => "cancel_alert",
         Command::ReportAttack { .. } => "report_attack",
         Command::ReportThreat { .. } => "report_threat",
+        Command::RaiseThreat { .. } => "raise_threat",
+        Command::ClearThreat { .. } => "clear_threat",
+        Command::StartPrealert { .. } => "start_prealert",
+        Command::EndPrealert { .. } => "end_prealert",
+        Command::StartPower { .. } => "start_power",
+        Command::UpdatePower { .. } => "update_power",
+        Command::EndPower { .. } => "end_power",
+        Command::SetTimeToShelter { .. } => "set_time_to_shelter",
     }
 }

@@ -22,7 +22,7 @@ pub async fn whoami(
     let all = actor.role == Role::Admin;
     let regions: Vec<Value> = match actor.role {
         Role::Admin => registry.oblasts().map(|r| json!(r.to_ref())).collect(),
-        Role::Issuer => actor
+        Role::Issuer | Role::Grid => actor
             .scope
             .iter()
             .filter_map(|&id| registry.get(id))

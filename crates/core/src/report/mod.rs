@@ -38,9 +38,10 @@ use crate::event::EventBody;
 fn may_record(actor: &Actor, what: &str) -> Result<(), Refusal> {
     match actor.role {
         Role::Admin | Role::Issuer => Ok(()),
-        Role::Reader => Err(Refusal::Forbidden(format!(
-            "token {:?} is a reader token and may not record {what}; use an admin or issuer token",
-            actor.name
+        Role::Reader | Role::Grid => Err(Refusal::Forbidden(format!(
+            "token {:?} is a {} token and may not record {what}; use an admin or issuer token",
+            actor.name,
+            actor.role.as_str()
         ))),
     }
 }
@@ -67,10 +68,10 @@ pub fn decide_threat(actor: &Actor, threat: &Threat) -> Result<EventBody, Refusa
     may_record(actor, "threat notices")?;
     check_threat(threat).map_err(|e| invalid("threat", e))?;
     Ok(EventBody::ThreatReported {
-        threat: Recorded {
+        threat: Box::new(crate::threat::Reported::Reading(Recorded {
             id: threat_key(threat),
             inner: threat.clone(),
-        },
+        })),
     })
 }
 
@@ -168,6 +169,9 @@ mod tests {
             decide_threat(&a, &threat("БпЛА на Харків")).unwrap()
         else {
             panic!("not a threat")
+        };
+        let crate::threat::Reported::Reading(t) = *t else {
+            panic!("not a reading")
         };
         assert_eq!(t.id, threat_key(&t.inner));
     }

@@ -133,11 +133,12 @@ impl EventLog for PgLog {
             let head: i64 = c
                 .query_one("SELECT seq FROM log_head WHERE id = 1", &[])?
                 .get(0);
-            Ok(State::restore(
-                reads::active_alerts(c)?,
-                reads::max_alert_id(c)?,
-                seq(head),
-            ))
+            let mut state =
+                State::restore(reads::active_alerts(c)?, reads::max_alert_id(c)?, seq(head));
+            for event in reads::situation_events(c)? {
+                state.apply(&event);
+            }
+            Ok(state)
         })
     }
 

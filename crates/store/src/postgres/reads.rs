@@ -28,6 +28,22 @@ pub(crate) fn active_alerts(c: &mut Client) -> Result<Vec<Alert>, StoreError> {
     .collect()
 }
 
+/// The events that make the state's threats, pre-alerts, power restrictions and times to
+/// shelter, oldest first: folded on open, beside the materialised alerts.
+pub(crate) fn situation_events(c: &mut Client) -> Result<Vec<tryvoga_core::Event>, StoreError> {
+    let kinds: Vec<String> = tryvoga_core::event::SITUATION_KINDS
+        .iter()
+        .map(|k| k.to_string())
+        .collect();
+    c.query(
+        "SELECT payload FROM events WHERE kind = ANY($1) ORDER BY seq",
+        &[&kinds],
+    )?
+    .iter()
+    .map(|r| serde_json::from_str(r.get(0)).map_err(StoreError::from))
+    .collect()
+}
+
 pub(crate) fn max_alert_id(c: &mut Client) -> Result<u64, StoreError> {
     let id: Option<i64> = c.query_one("SELECT MAX(id) FROM alerts", &[])?.get(0);
     Ok(seq(id.unwrap_or(0)))
@@ -46,6 +62,32 @@ fn region_ids(regions: &[RegionId]) -> Vec<i64> {
 }
 
 impl LogQueries for PgQueries {
+    fn events_of_kinds(
+        &self,
+        kinds: &[&str],
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let kinds: Vec<String> = kinds.iter().map(|k| k.to_string()).collect();
+        let before = before.map_or(i64::MAX, |b| b.min(i64::MAX as u64) as i64);
+        self.with(|c| {
+            let rows = c.query(
+                "SELECT seq, kind, region_id, payload FROM events
+                 WHERE kind = ANY($1) AND seq < $2 ORDER BY seq DESC LIMIT $3",
+                &[&kinds, &before, &(limit.min(i64::MAX as usize) as i64)],
+            )?;
+            Ok(rows
+                .iter()
+                .map(|r| StoredEvent {
+                    seq: seq(r.get(0)),
+                    kind: r.get(1),
+                    region: r.get::<_, Option<i64>>(2).map(region),
+                    payload: r.get(3),
+                })
+                .collect())
+        })
+    }
+
     fn events_after(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
         self.with(|c| {
             let rows = c.query(

@@ -48,7 +48,11 @@ pub(crate) fn materialise(
                 ],
             )?;
         }
+        // Notices read from texts, keyed by their text; typed threats are found in the log.
         EventBody::ThreatReported { threat } => {
+            let tryvoga_core::threat::Reported::Reading(threat) = &**threat else {
+                return Ok(());
+            };
             let s = p.get(
                 c,
                 "INSERT INTO threats (key, seq, at_ms, json) VALUES ($1, $2, $3, $4)",

@@ -26,11 +26,15 @@ impl SqliteLog {
 
 impl EventLog for SqliteLog {
     fn restore(&mut self) -> Result<State, StoreError> {
-        Ok(State::restore(
+        let mut state = State::restore(
             reads::active_alerts(&self.conn)?,
             reads::max_alert_id(&self.conn)?,
             reads::last_seq(&self.conn)?,
-        ))
+        );
+        for event in reads::situation_events(&self.conn)? {
+            state.apply(&event);
+        }
+        Ok(state)
     }
 
     fn newest_signature(&mut self) -> Result<Option<String>, StoreError> {

@@ -41,6 +41,25 @@ pub(crate) fn active_alerts(conn: &Connection) -> Result<Vec<Alert>, StoreError>
     Ok(out)
 }
 
+/// The events that make the state's threats, pre-alerts, power restrictions and times to
+/// shelter, oldest first: folded on open, beside the materialised alerts.
+pub(crate) fn situation_events(conn: &Connection) -> Result<Vec<Event>, StoreError> {
+    let kinds = tryvoga_core::event::SITUATION_KINDS;
+    let sql = format!(
+        "SELECT payload FROM events WHERE kind IN ({}) ORDER BY seq",
+        placeholders(kinds.len())
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(kinds.iter()), |r| {
+        r.get::<_, String>(0)
+    })?;
+    let mut out = Vec::new();
+    for json in rows {
+        out.push(serde_json::from_str(&json?)?);
+    }
+    Ok(out)
+}
+
 pub(crate) fn max_alert_id(conn: &Connection) -> Result<u64, StoreError> {
     let id: Option<i64> = conn.query_row("SELECT MAX(id) FROM alerts", [], |r| r.get(0))?;
     Ok(id.unwrap_or(0) as u64)
@@ -51,6 +70,39 @@ fn placeholders(n: usize) -> String {
 }
 
 impl LogQueries for SqliteQueries {
+    fn events_of_kinds(
+        &self,
+        kinds: &[&str],
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        self.with(|conn| {
+            let sql = format!(
+                "SELECT seq, kind, region_id, payload FROM events
+                 WHERE kind IN ({}) AND seq < ? ORDER BY seq DESC LIMIT ?",
+                placeholders(kinds.len())
+            );
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let mut values: Vec<rusqlite::types::Value> = kinds
+                .iter()
+                .map(|k| rusqlite::types::Value::Text(k.to_string()))
+                .collect();
+            values.push(rusqlite::types::Value::Integer(
+                before.map_or(i64::MAX, |b| b.min(i64::MAX as u64) as i64),
+            ));
+            values.push(rusqlite::types::Value::Integer(limit as i64));
+            let rows = stmt.query_map(rusqlite::params_from_iter(values), |r| {
+                Ok(StoredEvent {
+                    seq: r.get::<_, i64>(0)? as u64,
+                    kind: r.get(1)?,
+                    region: r.get::<_, Option<u32>>(2)?.map(RegionId),
+                    payload: r.get(3)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
     fn events_after(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
         self.with(|conn| {
             let mut stmt = conn.prepare_cached(

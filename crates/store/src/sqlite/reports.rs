@@ -44,7 +44,11 @@ pub(crate) fn materialise(conn: &Connection, event: &Event) -> Result<(), StoreE
                 serde_json::to_string(report)?
             ])?;
         }
+        // Notices read from texts, keyed by their text; typed threats are found in the log.
         EventBody::ThreatReported { threat } => {
+            let tryvoga_core::threat::Reported::Reading(threat) = &**threat else {
+                return Ok(());
+            };
             conn.prepare_cached(
                 "INSERT INTO threats (key, seq, at_ms, json) VALUES (?1, ?2, ?3, ?4)",
             )?
