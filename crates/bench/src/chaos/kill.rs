@@ -7,31 +7,23 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde_json::json;
 
-use super::client::{Crew, Tally, finish, region_keys};
-use super::node::Node;
+use super::client::{Crew, Tally, finish};
+use super::node::Fresh;
 use super::stream::Rng;
 use super::{Ctx, Outcome, check, ms};
-use crate::targets::tempdir::Dir;
 
 pub fn run(ctx: &Ctx) -> Result<Outcome> {
     let s = &ctx.sizes;
-    let dir = Dir::new("chaos-kill9")?;
-    let mut node = Node::new(
-        &ctx.exe,
-        dir.0.join("tryvoga.db"),
-        dir.0.join("serve.log"),
-        &[],
-    )?;
-    node.start()?;
-    let token = node
-        .admin
-        .clone()
-        .context("the first start printed no admin token")?;
-    let rt = super::runtime()?;
-    let keys = rt.block_on(region_keys(node.port))?;
+    let Fresh {
+        mut node,
+        dir,
+        token,
+        rt,
+        keys,
+    } = Fresh::start(&ctx.exe, "chaos-kill9")?;
     let tally = Arc::new(Tally::default());
     let started = Instant::now();
     let deadline = started + Duration::from_secs(60 + 4 * u64::from(s.kills));

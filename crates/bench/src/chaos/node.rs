@@ -376,3 +376,35 @@ impl Drop for Mount {
         unregister_mount(&self.at);
     }
 }
+
+/// A scenario's starting point: a server on a fresh database in its own scratch directory,
+/// its first admin token, a runtime for the async clients and the regions they may use.
+pub struct Fresh {
+    /// Declared before `dir`, so the server is stopped before its directory goes.
+    pub node: Node,
+    pub dir: crate::targets::tempdir::Dir,
+    pub token: String,
+    pub rt: tokio::runtime::Runtime,
+    pub keys: Vec<(u32, &'static str)>,
+}
+
+impl Fresh {
+    pub fn start(exe: &Path, name: &str) -> Result<Fresh> {
+        let dir = crate::targets::tempdir::Dir::new(name)?;
+        let mut node = Node::new(exe, dir.0.join("tryvoga.db"), dir.0.join("serve.log"), &[])?;
+        node.start()?;
+        let token = node
+            .admin
+            .clone()
+            .context("the first start printed no admin token")?;
+        let rt = super::runtime()?;
+        let keys = rt.block_on(super::client::region_keys(node.port))?;
+        Ok(Fresh {
+            node,
+            dir,
+            token,
+            rt,
+            keys,
+        })
+    }
+}

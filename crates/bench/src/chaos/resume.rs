@@ -10,12 +10,11 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use serde_json::json;
 
-use super::client::{Acked, Crew, Tally, finish, region_keys, wait_acked};
-use super::node::Node;
+use super::client::{Acked, Crew, Tally, finish, wait_acked};
+use super::node::Fresh;
 use super::stream::{Follow, Followed};
 use super::{Ctx, Outcome, check, ms};
 use crate::commands::{Conn, get_request};
-use crate::targets::tempdir::Dir;
 
 /// The head of the log: `last_seq` of `/api/v1/events`.
 pub async fn head(port: u16) -> Result<u64> {
@@ -100,20 +99,13 @@ pub fn tally_streams(all: &[Followed], after: u64, to: u64) -> (u64, u64) {
 
 pub fn run(ctx: &Ctx) -> Result<Outcome> {
     let s = &ctx.sizes;
-    let dir = Dir::new("chaos-resume")?;
-    let mut node = Node::new(
-        &ctx.exe,
-        dir.0.join("tryvoga.db"),
-        dir.0.join("serve.log"),
-        &[],
-    )?;
-    node.start()?;
-    let token = node
-        .admin
-        .clone()
-        .context("the first start printed no admin token")?;
-    let rt = super::runtime()?;
-    let keys = rt.block_on(region_keys(node.port))?;
+    let Fresh {
+        mut node,
+        dir,
+        token,
+        rt,
+        keys,
+    } = Fresh::start(&ctx.exe, "chaos-resume")?;
     let started = Instant::now();
     let deadline = started + Duration::from_secs(120 + s.burst as u64 / 20);
     let bar = ctx.bar(2, "resume: cuts, then a crash");

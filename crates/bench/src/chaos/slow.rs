@@ -7,16 +7,15 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use serde::Serialize;
 use serde_json::json;
 
-use super::client::{Acked, Crew, Tally, finish, region_keys, wait_acked};
-use super::node::Node;
+use super::client::{Acked, Crew, Tally, finish, wait_acked};
+use super::node::{Fresh, Node};
 use super::resume::{Followers, head, tally_streams};
 use super::stream::{drain, stream_metrics, stuck};
 use super::{Ctx, Outcome, check};
-use crate::targets::tempdir::Dir;
 
 #[derive(Debug, Serialize, Default)]
 struct Round {
@@ -178,20 +177,13 @@ fn round(
 
 pub fn run(ctx: &Ctx) -> Result<Outcome> {
     let s = &ctx.sizes;
-    let dir = Dir::new("chaos-slow")?;
-    let mut node = Node::new(
-        &ctx.exe,
-        dir.0.join("tryvoga.db"),
-        dir.0.join("serve.log"),
-        &[],
-    )?;
-    node.start()?;
-    let token = node
-        .admin
-        .clone()
-        .context("the first start printed no admin token")?;
-    let rt = super::runtime()?;
-    let keys = rt.block_on(region_keys(node.port))?;
+    let Fresh {
+        mut node,
+        dir,
+        token,
+        rt,
+        keys,
+    } = Fresh::start(&ctx.exe, "chaos-slow")?;
     let (keys_a, keys_b) = keys.split_at(keys.len() / 2);
     let started = Instant::now();
     let bar = ctx.bar(2, "slow consumers");

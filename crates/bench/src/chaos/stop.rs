@@ -7,32 +7,24 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde_json::json;
 
-use super::client::{Crew, Tally, finish, region_keys};
-use super::node::Node;
+use super::client::{Crew, Tally, finish};
+use super::node::Fresh;
 use super::resume::{Followers, head, tally_streams};
 use super::{Ctx, Outcome, check};
-use crate::targets::tempdir::Dir;
 use crate::wire::now_ns;
 
 pub fn run(ctx: &Ctx) -> Result<Outcome> {
     let s = &ctx.sizes;
-    let dir = Dir::new("chaos-stop")?;
-    let mut node = Node::new(
-        &ctx.exe,
-        dir.0.join("tryvoga.db"),
-        dir.0.join("serve.log"),
-        &[],
-    )?;
-    node.start()?;
-    let token = node
-        .admin
-        .clone()
-        .context("the first start printed no admin token")?;
-    let rt = super::runtime()?;
-    let keys = rt.block_on(region_keys(node.port))?;
+    let Fresh {
+        mut node,
+        dir,
+        token,
+        rt,
+        keys,
+    } = Fresh::start(&ctx.exe, "chaos-stop")?;
     let started = Instant::now();
     let deadline = started + Duration::from_secs(90 + 2 * s.stop_secs);
     let bar = ctx.bar(s.stop_secs + 5, "SIGSTOP");
