@@ -23,8 +23,8 @@ target="${CARGO_TARGET_DIR:-target}/debug"
 
 # The bench's own watchdog ends everything it started at 330 s; timeout is the last resort.
 # KNOWN FLAKY, left out of CI until fixed (issue 15 stays open): the `fsync` scenario
-# passed on its branch; on main after the merges of 2026-12-07 it sometimes (3 runs of 4 at
-# first, then 0 of 8) finds no traced socket
+# passed on its branch; on main after the merges of 2026-12-07 it failed 8 of its first 11 runs (then passed 8 in a row): it
+# finds no traced socket
 # write carrying a probe's note within 0.6 s, although a manual strace of the same server
 # shows the reply as one writev. Run it by hand: tryvoga-bench chaos --scenarios fsync.
 timeout 360 "$target/tryvoga-bench" chaos --profile ci --scenarios kill9,resume,slow,disk,stop \
